@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    id TEXT PRIMARY KEY,
+    module TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+);

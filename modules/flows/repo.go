@@ -1,0 +1,146 @@
+package flows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/prefect-server/prefect-server/platform/db"
+	"github.com/prefect-server/prefect-server/platform/filter"
+	"github.com/prefect-server/prefect-server/platform/types"
+)
+
+// repo reads and writes flows.
+type repo struct {
+	db      *db.DB
+	filters *filter.Registry
+}
+
+// create inserts the flow unless one with its name exists, and returns the
+// stored flow and whether it was inserted (Prefect's idempotent create).
+func (r *repo) create(ctx context.Context, f *Flow) (*Flow, bool, error) {
+	var out Flow
+	inserted := false
+	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewInsert().Model(f).On("CONFLICT (name) DO NOTHING").Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("insert flow: %w", db.Translate(err))
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("insert flow: %w", err)
+		}
+		inserted = n == 1
+		if err := tx.NewSelect().Model(&out).Where("flow.name = ?", f.Name).Limit(1).Scan(ctx); err != nil {
+			return fmt.Errorf("read flow %q: %w", f.Name, db.Translate(err))
+		}
+		return nil
+	})
+	return &out, inserted, err
+}
+
+func (r *repo) byID(ctx context.Context, id uuid.UUID) (*Flow, error) {
+	var f Flow
+	if err := r.db.Read.NewSelect().Model(&f).Where("flow.id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read flow %s: %w", id, db.Translate(err))
+	}
+	return &f, nil
+}
+
+func (r *repo) byName(ctx context.Context, name string) (*Flow, error) {
+	var f Flow
+	if err := r.db.Read.NewSelect().Model(&f).Where("flow.name = ?", name).Limit(1).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read flow %q: %w", name, db.Translate(err))
+	}
+	return &f, nil
+}
+
+// update sets the given tags (if any) and bumps updated; false if no such flow.
+func (r *repo) update(ctx context.Context, id uuid.UUID, u flowUpdate) (bool, error) {
+	q := r.db.NewUpdate().Model((*Flow)(nil)).Set("updated = ?", types.Now()).Where("id = ?", id)
+	if u.Tags != nil {
+		q = q.Set("tags = ?", jsonList(*u.Tags))
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("update flow %s: %w", id, db.Translate(err))
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// deleteByIDs deletes flows (their runs and deployments go with them through
+// the foreign keys of those modules) and returns the ids deleted.
+func (r *repo) deleteByIDs(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
+	if len(ids) == 0 {
+		return []uuid.UUID{}, nil
+	}
+	var deleted []uuid.UUID
+	err := r.db.NewDelete().Model((*Flow)(nil)).Where("id IN (?)", bun.In(ids)).Returning("id").Scan(ctx, &deleted)
+	if err != nil {
+		return nil, fmt.Errorf("delete flows: %w", db.Translate(err))
+	}
+	if deleted == nil {
+		deleted = []uuid.UUID{}
+	}
+	return deleted, nil
+}
+
+// query is a parsed filter request: the flows' own filter and the filters
+// other modules own, by body key.
+type query struct {
+	Flows   json.RawMessage
+	Related map[string]json.RawMessage
+}
+
+// relatedKeys are the other modules' filters that POST /flows/filter takes.
+var relatedKeys = []string{"flow_runs", "task_runs", "deployments", "work_pools"}
+
+func (r *repo) apply(q *bun.SelectQuery, fq query) (*bun.SelectQuery, error) {
+	q, err := r.filters.Own(q, "flows", fq.Flows)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range relatedKeys {
+		if q, err = r.filters.Related(q, "flow", key, fq.Related[key]); err != nil {
+			return nil, err
+		}
+	}
+	return q, nil
+}
+
+func (r *repo) list(ctx context.Context, fq query, order string, limit, offset int) ([]Flow, error) {
+	flows := []Flow{}
+	q, err := r.apply(r.db.Read.NewSelect().Model(&flows), fq)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.OrderExpr(order).Limit(int64(limit)).Offset(int64(offset)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list flows: %w", db.Translate(err))
+	}
+	return flows, nil
+}
+
+func (r *repo) count(ctx context.Context, fq query) (int, error) {
+	q, err := r.apply(r.db.Read.NewSelect().Model((*Flow)(nil)), fq)
+	if err != nil {
+		return 0, err
+	}
+	n, err := q.Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count flows: %w", db.Translate(err))
+	}
+	return int(n), nil
+}
+
+// jsonList stores a list as a JSON array, never as null.
+func jsonList(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v) // a []string always marshals
+	return string(b)
+}
