@@ -48,7 +48,9 @@ type RedisOptions struct {
 	// EphemeralIdle is how long all consumers of an ephemeral group (one left
 	// by a crashed process) must have been idle before the group is removed;
 	// consumers without pending messages idle that long are removed from
-	// durable groups too.
+	// durable groups too. A live subscription whose handler runs longer than
+	// this may see its ephemeral group removed; it then re-creates it at new
+	// messages.
 	EphemeralIdle time.Duration
 	// CleanupInterval is how often a topic is checked for such leftovers.
 	CleanupInterval time.Duration
