@@ -34,4 +34,6 @@ func TestMain(m *testing.M) {
 
 func TestDSN(t *testing.T) { suite.CheckDSN(t, driver) }
 
-func BenchmarkDrivers(b *testing.B) { b.Run("driver="+driver.Name, func(b *testing.B) { suite.Run(b, driver) }) }
+func BenchmarkDrivers(b *testing.B) {
+	b.Run("driver="+driver.Name, func(b *testing.B) { suite.Run(b, driver) })
+}

@@ -162,7 +162,9 @@ var (
 	seq atomic.Int64
 )
 
-func ts(minutes int) string { return baseTime.Add(time.Duration(minutes) * time.Minute).Format(tsLayout) }
+func ts(minutes int) string {
+	return baseTime.Add(time.Duration(minutes) * time.Minute).Format(tsLayout)
+}
 
 // NewFlowRun builds the i-th flow run. state_type and expected_start_time are
 // deterministic in i so that the COUNT query always matches the same rows.

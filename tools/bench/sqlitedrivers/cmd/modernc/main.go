@@ -1,0 +1,29 @@
+// Command modernc is a minimal bun + SQLite program used only to measure binary
+// size and cross-compilation (see build.sh).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite"
+)
+
+func main() {
+	sqldb, err := sql.Open("sqlite", "file::memory:?_pragma=foreign_keys(1)")
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	var v string
+	if err := db.NewRaw("SELECT sqlite_version()").Scan(context.Background(), &v); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Println(v)
+}
