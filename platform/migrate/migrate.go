@@ -141,10 +141,8 @@ func apply(ctx context.Context, d *db.DB, m Migration) (bool, error) {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("apply migration %s (%s): %w", m.ID, m.Module, err)
 		}
-		_, err = tx.NewInsert().Table("schema_migrations").
-			Value("id", "?", m.ID).Value("module", "?", m.Module).
-			Value("applied_at", "?", time.Now().UTC().Format("2006-01-02T15:04:05.000000Z")).
-			Exec(ctx)
+		_, err = tx.ExecContext(ctx, "INSERT INTO schema_migrations (id, module, applied_at) VALUES (?, ?, ?)",
+			m.ID, m.Module, time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"))
 		if err != nil {
 			return fmt.Errorf("record migration %s: %w", m.ID, err)
 		}
