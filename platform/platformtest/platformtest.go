@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
@@ -29,20 +28,25 @@ type App struct {
 	DB      *db.DB
 }
 
-// DefaultConfig is the configuration tests start from.
+// DefaultConfig is Prefect's default configuration (as config.Load gives it
+// with nothing set) on a fresh database of dialect, with neither the HTTP
+// listener nor the background services started.
 func DefaultConfig(t testing.TB, dialect config.Dialect) config.Config {
-	return config.Config{
-		Home: t.TempDir(),
-		API: config.API{Host: "127.0.0.1", DefaultLimit: 200, KeepAlive: 5 * time.Second,
-			CORSAllowedOrigins: []string{"*"}, CORSAllowedMethods: []string{"*"}, CORSAllowedHeaders: []string{"*"},
-			MaxBodyBytes: 64 << 20},
-		Database:    dbtest.Config(t, dialect),
-		Logging:     config.Logging{Level: "WARNING"},
-		Events:      config.Events{MessagingBroker: config.KindMemory, MessagingCache: config.KindMemory, CausalOrdering: config.KindMemory},
-		Concurrency: config.Concurrency{LeaseStorage: config.KindMemory},
-		Services: config.Services{RunServices: false, RunAPI: false,
-			Env: func(string) (string, bool) { return "", false }},
+	t.Helper()
+	home := t.TempDir()
+	cfg, err := config.Load(func(name string) (string, bool) {
+		if name == "PREFECT_HOME" {
+			return home, true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatalf("default config: %v", err)
 	}
+	cfg.Database = dbtest.Config(t, dialect)
+	cfg.Services.RunAPI = false
+	cfg.Services.RunServices = false
+	return cfg
 }
 
 // New starts the platform and the given modules on a fresh database.
