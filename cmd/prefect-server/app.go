@@ -14,6 +14,11 @@ import (
 
 // newApp assembles the server from the platform and the compiled modules.
 func newApp(cfg config.Config, log *zap.Logger, extra ...fx.Option) *fx.App {
+	return fx.New(append(appOptions(cfg, log), extra...)...)
+}
+
+// appOptions is the whole fx graph of this build.
+func appOptions(cfg config.Config, log *zap.Logger) []fx.Option {
 	opts := []fx.Option{
 		fx.Supply(cfg),
 		fx.Supply(log),
@@ -26,9 +31,7 @@ func newApp(cfg config.Config, log *zap.Logger, extra ...fx.Option) *fx.App {
 		fx.StopTimeout(30 * time.Second),
 		platform.Module,
 	}
-	opts = append(opts, moduleOptions()...)
-	opts = append(opts, extra...)
-	return fx.New(opts...)
+	return append(opts, moduleOptions()...)
 }
 
 // newLogger builds the structured logger at Prefect's level names.
