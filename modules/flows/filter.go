@@ -3,79 +3,30 @@ package flows
 import (
 	"encoding/json"
 
-	"github.com/google/uuid"
-
 	"github.com/prefect-server/prefect-server/platform/api"
 	"github.com/prefect-server/prefect-server/platform/filter"
 )
 
 // flowFilter is Prefect's FlowFilter.
 type flowFilter struct {
-	Operator   string            `json:"operator"`
-	ID         *flowFilterID     `json:"id"`
+	Operator   filter.Operator   `json:"operator"`
+	ID         *filter.IDs       `json:"id"`
 	Deployment *flowFilterDeploy `json:"deployment"`
-	Name       *flowFilterName   `json:"name"`
-	Tags       *flowFilterTags   `json:"tags"`
+	Name       *filter.Names     `json:"name"`
+	Tags       *filter.Tags      `json:"tags"`
 }
 
-type flowFilterID struct {
-	Any    *[]uuid.UUID `json:"any_"`
-	NotAny []uuid.UUID  `json:"not_any_"`
-}
-
+// flowFilterDeploy is Prefect's FlowFilterDeployment.
 type flowFilterDeploy struct {
-	Operator string `json:"operator"`
-	IsNull   *bool  `json:"is_null_"`
-}
-
-type flowFilterName struct {
-	Any  *[]string `json:"any_"`
-	Like *string   `json:"like_"`
-}
-
-type flowFilterTags struct {
-	Operator string   `json:"operator"`
-	All      []string `json:"all_"`
-	IsNull   *bool    `json:"is_null_"`
-}
-
-func (f *flowFilter) Validate() []api.FieldError {
-	var errs []api.FieldError
-	for _, op := range []string{f.Operator, opOf(f.Deployment), opOfTags(f.Tags)} {
-		if op != "" && op != "and_" && op != "or_" {
-			errs = append(errs, api.FieldError{Type: "enum", Loc: []any{"body", "operator"},
-				Msg: "Input should be 'and_' or 'or_'", Input: op, Ctx: map[string]any{"expected": "'and_' or 'or_'"}})
-		}
-	}
-	return errs
-}
-
-func opOf(d *flowFilterDeploy) string {
-	if d == nil {
-		return ""
-	}
-	return d.Operator
-}
-
-func opOfTags(t *flowFilterTags) string {
-	if t == nil {
-		return ""
-	}
-	return t.Operator
+	Operator filter.Operator `json:"operator"`
+	IsNull   *bool           `json:"is_null_"`
 }
 
 // where renders the filter on the "flow" table as Prefect's
 // FlowFilter._get_filter_list does.
 func (f *flowFilter) where(reg *filter.Registry) (*filter.Where, error) {
-	w := filter.WithOperator(f.Operator)
-	if f.ID != nil {
-		sub := filter.And()
-		if f.ID.Any != nil {
-			sub.In("flow.id", *f.ID.Any, len(*f.ID.Any))
-		}
-		sub.NotIn("flow.id", f.ID.NotAny, len(f.ID.NotAny))
-		w.Group(sub)
-	}
+	w := filter.WithOperator(string(f.Operator))
+	w.Group(f.ID.Where("flow.id"))
 	if f.Deployment != nil && f.Deployment.IsNull != nil {
 		// The deployments module owns that table: ask the registry.
 		has, err := reg.Exists("flow", "deployments", json.RawMessage("{}"))
@@ -88,24 +39,8 @@ func (f *flowFilter) where(reg *filter.Registry) (*filter.Where, error) {
 			w.Group(has)
 		}
 	}
-	if f.Name != nil {
-		sub := filter.And()
-		if f.Name.Any != nil {
-			sub.In("flow.name", *f.Name.Any, len(*f.Name.Any))
-		}
-		if f.Name.Like != nil && *f.Name.Like != "" {
-			sub.ILike("flow.name", *f.Name.Like)
-		}
-		w.Group(sub)
-	}
-	if f.Tags != nil {
-		sub := filter.WithOperator(f.Tags.Operator)
-		sub.JSONHasAll("flow.tags", f.Tags.All)
-		if f.Tags.IsNull != nil {
-			sub.JSONEmpty("flow.tags", *f.Tags.IsNull)
-		}
-		w.Group(sub)
-	}
+	w.Group(f.Name.Where("flow.name"))
+	w.Group(f.Tags.Where("flow.tags"))
 	return w, nil
 }
 
