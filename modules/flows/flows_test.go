@@ -146,6 +146,7 @@ func TestFilterSortAndPaginate(t *testing.T) {
 		{"name desc", map[string]any{"sort": "NAME_DESC"}, []string{"gamma", "alpha", "Beta-flow"}},
 		{"null sort and limit mean defaults", map[string]any{"sort": nil, "limit": nil, "flows": nil}, []string{"Beta-flow", "alpha", "gamma"}},
 		{"limit and offset", map[string]any{"limit": 1, "offset": 1}, []string{"alpha"}},
+		{"limit 0 reads nothing", map[string]any{"limit": 0}, []string{}},
 		{"name any", map[string]any{"flows": map[string]any{"name": map[string]any{"any_": []string{"gamma", "alpha"}}}}, []string{"alpha", "gamma"}},
 		{"empty any matches nothing", map[string]any{"flows": map[string]any{"name": map[string]any{"any_": []string{}}}}, []string{}},
 		{"name like is case-insensitive contains", map[string]any{"flows": map[string]any{"name": map[string]any{"like_": "BETA"}}}, []string{"Beta-flow"}},

@@ -62,7 +62,7 @@ func (r *repo) byName(ctx context.Context, name string) (*Flow, error) {
 func (r *repo) update(ctx context.Context, id uuid.UUID, u flowUpdate) (bool, error) {
 	q := r.db.NewUpdate().Model((*Flow)(nil)).Set("updated = ?", types.Now()).Where("id = ?", id)
 	if u.Tags != nil {
-		q = q.Set("tags = ?", jsonList(*u.Tags))
+		q = q.Set("tags = ?", db.JSONList(*u.Tags))
 	}
 	res, err := q.Exec(ctx)
 	if err != nil {
@@ -118,8 +118,8 @@ func (r *repo) list(ctx context.Context, fq query, order string, limit, offset i
 	if err != nil {
 		return nil, err
 	}
-	if err := q.OrderExpr(order).Limit(int64(limit)).Offset(int64(offset)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("list flows: %w", db.Translate(err))
+	if err := db.Page(ctx, q, "flows", order, limit, offset); err != nil {
+		return nil, err
 	}
 	return flows, nil
 }
@@ -129,18 +129,5 @@ func (r *repo) count(ctx context.Context, fq query) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := q.Count(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("count flows: %w", db.Translate(err))
-	}
-	return int(n), nil
-}
-
-// jsonList stores a list as a JSON array, never as null.
-func jsonList(v []string) string {
-	if v == nil {
-		v = []string{}
-	}
-	b, _ := json.Marshal(v) // a []string always marshals
-	return string(b)
+	return db.Count(ctx, q, "flows")
 }

@@ -106,9 +106,8 @@ func rawBody(b []byte) any {
 	if len(b) == 0 {
 		return nil
 	}
-	var v any
-	if json.Unmarshal(b, &v) == nil {
-		return v
+	if json.Valid(b) {
+		return json.RawMessage(b) // as sent: key order and numbers kept
 	}
 	return string(b)
 }
