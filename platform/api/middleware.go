@@ -123,6 +123,8 @@ func cors(cfg config.API) Middleware {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Responses differ by Origin, so caches must key on it (as Starlette does).
+			w.Header().Add("Vary", "Origin")
 			origin := r.Header.Get("Origin")
 			if origin == "" {
 				next.ServeHTTP(w, r)
@@ -143,7 +145,6 @@ func cors(cfg config.API) Middleware {
 					h.Set("Access-Control-Allow-Headers", strings.Join(cfg.CORSAllowedHeaders, ", "))
 				}
 				h.Set("Access-Control-Max-Age", "600")
-				h.Add("Vary", "Origin")
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				w.WriteHeader(http.StatusOK)
 				_, _ = w.Write([]byte("OK"))
@@ -151,9 +152,6 @@ func cors(cfg config.API) Middleware {
 			}
 			if allowed {
 				w.Header().Set("Access-Control-Allow-Origin", allowOrigin(allowAllOrigins, origin))
-				if !allowAllOrigins {
-					w.Header().Add("Vary", "Origin")
-				}
 			}
 			next.ServeHTTP(w, r)
 		})
