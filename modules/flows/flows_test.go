@@ -97,18 +97,19 @@ func TestErrors(t *testing.T) {
 
 func TestInvalidBodies(t *testing.T) {
 	tests := []struct {
-		name     string
-		give     string
-		wantType string
-		wantLoc  string
+		name      string
+		give      string
+		wantType  string
+		wantLoc   string
+		wantInput string
 	}{
-		{"missing name", `{}`, "missing", `["body","name"]`},
-		{"name not a string", `{"name": 5}`, "string_type", `["body","name"]`},
-		{"extra field", `{"name": "x", "bogus": 1}`, "extra_forbidden", `["body","bogus"]`},
-		{"banned character", `{"name": "a/b"}`, "string_pattern_mismatch", `["body","name"]`},
-		{"empty name", `{"name": ""}`, "string_pattern_mismatch", `["body","name"]`},
-		{"not json", `{name`, "json_invalid", `["body",0]`},
-		{"nested label", `{"name": "x", "labels": {"a": {"b": 1}}}`, "string_type", `["body","labels","a"]`},
+		{"missing name", `{}`, "missing", `["body","name"]`, ""},
+		{"name not a string", `{"name": 5}`, "string_type", `["body","name"]`, `5`},
+		{"extra field", `{"name": "x", "bogus": 1}`, "extra_forbidden", `["body","bogus"]`, ""},
+		{"banned character", `{"name": "a/b"}`, "string_pattern_mismatch", `["body","name"]`, ""},
+		{"empty name", `{"name": ""}`, "string_pattern_mismatch", `["body","name"]`, ""},
+		{"not json", `{name`, "json_invalid", `["body",0]`, ""},
+		{"nested label", `{"name": "x", "labels": {"a": {"b": 1}}}`, "string_type", `["body","labels","a"]`, ""},
 	}
 	app := platformtest.New(t, config.SQLite, flows.Module)
 	for _, tt := range tests {
@@ -117,14 +118,16 @@ func TestInvalidBodies(t *testing.T) {
 			var got struct {
 				Message string `json:"exception_message"`
 				Detail  []struct {
-					Type string          `json:"type"`
-					Loc  json.RawMessage `json:"loc"`
+					Type  string          `json:"type"`
+					Loc   json.RawMessage `json:"loc"`
+					Input json.RawMessage `json:"input"`
 				} `json:"exception_detail"`
 			}
 			if err := json.Unmarshal(body, &got); err != nil || status != 422 || len(got.Detail) == 0 {
 				t.Fatalf("got %d %s, want a 422 validation body", status, body)
 			}
-			if got.Message != "Invalid request received." || got.Detail[0].Type != tt.wantType || string(got.Detail[0].Loc) != tt.wantLoc {
+			if got.Message != "Invalid request received." || got.Detail[0].Type != tt.wantType || string(got.Detail[0].Loc) != tt.wantLoc ||
+				(tt.wantInput != "" && string(got.Detail[0].Input) != tt.wantInput) {
 				t.Fatalf("got %s, want type %s at %s", body, tt.wantType, tt.wantLoc)
 			}
 		})

@@ -45,6 +45,7 @@ func TestRouting(t *testing.T) {
 		{"no trailing slash", "POST", "/api/things", "", 200, `"create"`},
 		{"unknown route", "GET", "/api/nope", "", 404, `{"detail":"Not Found"}`},
 		{"wrong method", "DELETE", "/api/things/filter", "", 405, `{"detail":"Method Not Allowed"}`},
+		{"wrong method on a lone route", "DELETE", "/api/boom", "", 405, `{"detail":"Method Not Allowed"}`},
 		{"panic is a 500", "GET", "/api/boom", "", 500, `{"exception_message":"Internal Server Error"}`},
 		{"current api version", "POST", "/api/things", "0.8.4", 200, `"create"`},
 		{"newer api version", "POST", "/api/things", "9.9.9", 200, `"create"`},

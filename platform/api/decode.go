@@ -103,12 +103,44 @@ func strictUnmarshal(b []byte, v any, loc []any) error {
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err, loc)
+		return withInput(jsonError(err, loc), b, len(loc))
 	}
 	if dec.More() {
 		return Invalid("json_invalid", "JSON decode error", nil, loc...)
 	}
 	return nil
+}
+
+// withInput replaces a type error's input with the value the client sent at
+// that location (encoding/json reports only its kind, e.g. "number").
+// skip is how many leading loc entries (after "body") lie outside b.
+func withInput(err error, b []byte, skip int) error {
+	var verr *ValidationError
+	if !errors.As(err, &verr) || len(verr.Errors) == 0 || verr.Errors[0].Type == "json_invalid" {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var cur any
+	if dec.Decode(&cur) != nil {
+		return err
+	}
+	fe := &verr.Errors[0]
+	if len(fe.Loc) < 1+skip {
+		return err
+	}
+	for _, p := range fe.Loc[1+skip:] {
+		obj, ok := cur.(map[string]any)
+		key, isKey := p.(string)
+		if !ok || !isKey {
+			return err
+		}
+		if cur, ok = obj[key]; !ok {
+			return err
+		}
+	}
+	fe.Input = cur
+	return err
 }
 
 // jsonError turns an encoding/json error into pydantic's error entry.

@@ -49,20 +49,37 @@ func NewRouter(sets []Routes, log *zap.Logger) (*mux.Router, error) {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return pathLess(all[i].route.Path, all[j].route.Path) })
 
+	// One flat router with the /api prefix in each path: a gorilla
+	// subrouter answers 404 instead of 405 when a later route resets the
+	// method mismatch.
 	root := mux.NewRouter()
 	root.NotFoundHandler = adapt(func(http.ResponseWriter, *http.Request) error { return NotFound("Not Found") }, log)
-	root.MethodNotAllowedHandler = adapt(func(http.ResponseWriter, *http.Request) error {
+	root.MethodNotAllowedHandler = adapt(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", strings.Join(allowedMethods(root, r), ", "))
 		return &Error{Status: http.StatusMethodNotAllowed, Detail: "Method Not Allowed"}
 	}, log)
-	sub := root.PathPrefix("/api").Subrouter()
 	for _, e := range all {
 		h := e.route.Raw
 		if h == nil {
 			h = adapt(e.route.Handler, log.With(zap.String("module", e.module)))
 		}
-		sub.Handle(e.route.Path, h).Methods(e.route.Method)
+		root.Handle("/api"+e.route.Path, h).Methods(e.route.Method)
 	}
 	return root, nil
+}
+
+// allowedMethods lists the methods served at r's path, for a 405's Allow header.
+func allowedMethods(root *mux.Router, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if root.Match(probe, &match) && match.MatchErr == nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // pathLess orders paths segment by segment with literals before variables.
