@@ -62,6 +62,9 @@ var Module = fx.Module("platform",
 	// (in-flight requests finish), then the services (they flush), then the
 	// broker and the database that were made before them.
 	fx.Invoke(migrateOnStart),
+	// Build the broker and lease storage at start even before a module uses
+	// them, so that an unreachable Redis fails start-up, not a later request.
+	fx.Invoke(func(broker.Broker, leases.Storage) {}),
 	fx.Invoke(startServices),
 	fx.Invoke(startServer),
 )

@@ -214,6 +214,7 @@ def _server_env(cell: str, home: Path, db_url: str) -> dict[str, str]:
             PREFECT_SERVER_EVENTS_MESSAGING_BROKER="prefect_redis.messaging",
             PREFECT_SERVER_EVENTS_MESSAGING_CACHE="prefect_redis.messaging",
             PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE="prefect_redis.lease_storage",
+            PREFECT_SERVER_EVENTS_CAUSAL_ORDERING="prefect_redis.ordering",
             PREFECT_REDIS_MESSAGING_HOST=redis.hostname,
             PREFECT_REDIS_MESSAGING_PORT=str(redis.port or 6379),
             PREFECT_REDIS_MESSAGING_DB=str(db),

@@ -50,3 +50,18 @@ def test_wrong_method_is_405(api):
     assert response.status_code == 405
     assert response.json() == {"detail": "Method Not Allowed"}
     assert response.headers["allow"] == "GET"
+
+
+def test_server_runs_on_the_cells_backends(api, server):
+    """The server really took the cell's configuration (and, for Redis, started
+    only because Redis answered: an unreachable Redis fails start-up)."""
+    from conftest import CELLS
+
+    database, messaging = CELLS[server.cell]
+    settings = api.get("/admin/settings").json()["server"]
+    expected_broker = "prefect_redis.messaging" if messaging == "redis" else "prefect.server.utilities.messaging.memory"
+    assert settings["events"]["messaging_broker"] == expected_broker
+    expected_leases = (
+        "prefect_redis.lease_storage" if messaging == "redis" else "prefect.server.concurrency.lease_storage.memory"
+    )
+    assert settings["concurrency"]["lease_storage"] == expected_leases

@@ -24,7 +24,10 @@ func appOptions(cfg config.Config, log *zap.Logger) []fx.Option {
 		fx.Supply(log),
 		fx.WithLogger(func() fxevent.Logger {
 			l := &fxevent.ZapLogger{Logger: log.Named("fx")}
+			// fx's own events, errors included, only at debug: a failed
+			// start is reported once, by main, with the whole error.
 			l.UseLogLevel(zapcore.DebugLevel)
+			l.UseErrorLevel(zapcore.DebugLevel)
 			return l
 		}),
 		fx.StartTimeout(cfg.Database.ConnectionTimeout + time.Minute),

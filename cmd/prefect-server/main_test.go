@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
 	"go.uber.org/zap"
 
 	"github.com/prefect-server/prefect-server/platform/config"
@@ -46,5 +50,43 @@ func TestInvalidConfigNamesTheVariable(t *testing.T) {
 	var out bytes.Buffer
 	if code := run([]string{"start"}, &out, &out); code != 1 || !strings.Contains(out.String(), "PREFECT_SERVER_API_PORT") {
 		t.Fatalf("exit %d, output %q: want exit 1 naming the variable", code, out.String())
+	}
+}
+
+// TestRoutesOfModulesNotBuiltAnswer404 runs in every build: a module's route
+// is served when the module is compiled in and is a plain 404 otherwise.
+func TestRoutesOfModulesNotBuiltAnswer404(t *testing.T) {
+	home := t.TempDir()
+	cfg, err := config.Load(func(name string) (string, bool) {
+		switch name {
+		case "PREFECT_HOME":
+			return home, true
+		case "PREFECT_SERVER_DATABASE_CONNECTION_URL":
+			return "sqlite+aiosqlite:///" + home + "/prefect.db", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Services.RunAPI, cfg.Services.RunServices = false, false
+	var h http.Handler
+	app := fxtest.New(t, append(appOptions(cfg, zap.NewNop()), fx.Populate(&h))...)
+	app.RequireStart()
+	defer app.RequireStop()
+
+	want := http.StatusNotFound
+	if slices.Contains(moduleNames(), "variables") {
+		want = http.StatusOK
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/variables/filter", strings.NewReader("{}")))
+	if rec.Code != want {
+		t.Fatalf("POST /api/variables/filter with modules %v = %d %s, want %d", moduleNames(), rec.Code, rec.Body, want)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/flows/filter", strings.NewReader("{}")))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("core route POST /api/flows/filter = %d, want 200", rec.Code)
 	}
 }
