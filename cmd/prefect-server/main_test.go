@@ -13,21 +13,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/prefect-server/prefect-server/platform/config"
+	"github.com/prefect-server/prefect-server/platform/platformtest"
 )
 
 // TestAppGraphIsComplete validates the fx graph of this build (run with and
 // without -tags slim): a missing provider fails here, not at a user's start.
 func TestAppGraphIsComplete(t *testing.T) {
-	home := t.TempDir()
-	cfg, err := config.Load(func(name string) (string, bool) {
-		if name == "PREFECT_HOME" {
-			return home, true
-		}
-		return "", false
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := platformtest.DefaultConfig(t, config.SQLite)
 	if err := fx.ValidateApp(appOptions(cfg, zap.NewNop())...); err != nil {
 		t.Fatalf("fx graph of modules %v: %v", moduleNames(), err)
 	}
@@ -56,20 +48,7 @@ func TestInvalidConfigNamesTheVariable(t *testing.T) {
 // TestRoutesOfModulesNotBuiltAnswer404 runs in every build: a module's route
 // is served when the module is compiled in and is a plain 404 otherwise.
 func TestRoutesOfModulesNotBuiltAnswer404(t *testing.T) {
-	home := t.TempDir()
-	cfg, err := config.Load(func(name string) (string, bool) {
-		switch name {
-		case "PREFECT_HOME":
-			return home, true
-		case "PREFECT_SERVER_DATABASE_CONNECTION_URL":
-			return "sqlite+aiosqlite:///" + home + "/prefect.db", true
-		}
-		return "", false
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Services.RunAPI, cfg.Services.RunServices = false, false
+	cfg := platformtest.DefaultConfig(t, config.SQLite)
 	var h http.Handler
 	app := fxtest.New(t, append(appOptions(cfg, zap.NewNop()), fx.Populate(&h))...)
 	app.RequireStart()

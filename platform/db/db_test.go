@@ -21,11 +21,7 @@ import (
 func TestConcurrentWritesNeverLock(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect config.Dialect) {
 		ctx := context.Background()
-		d, err := db.Open(ctx, dbtest.Config(t, dialect), zap.NewNop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
+		d := open(t, dialect)
 		if _, err := d.ExecContext(ctx, "CREATE TABLE item (id TEXT PRIMARY KEY, n INTEGER NOT NULL)"); err != nil {
 			t.Fatal(err)
 		}
@@ -88,18 +84,14 @@ func TestConcurrentWritesNeverLock(t *testing.T) {
 func TestTranslate(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect config.Dialect) {
 		ctx := context.Background()
-		d, err := db.Open(ctx, dbtest.Config(t, dialect), zap.NewNop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
+		d := open(t, dialect)
 		if _, err := d.ExecContext(ctx, "CREATE TABLE u (id TEXT PRIMARY KEY)"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.ExecContext(ctx, "INSERT INTO u (id) VALUES ('a')"); err != nil {
 			t.Fatal(err)
 		}
-		_, err = d.ExecContext(ctx, "INSERT INTO u (id) VALUES ('a')")
+		_, err := d.ExecContext(ctx, "INSERT INTO u (id) VALUES ('a')")
 		if got := db.Translate(err); !errors.Is(got, db.ErrAlreadyExists) {
 			t.Fatalf("duplicate insert = %v, want ErrAlreadyExists", got)
 		}
@@ -109,4 +101,14 @@ func TestTranslate(t *testing.T) {
 			t.Fatalf("missing row = %v, want ErrNotFound", got)
 		}
 	})
+}
+
+func open(t *testing.T, dialect config.Dialect) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), dbtest.Config(t, dialect), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
 }
