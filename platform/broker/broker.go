@@ -35,6 +35,9 @@ type SubscribeOptions struct {
 	Ephemeral bool
 	// BatchSize is the most messages handed to one Handler call (default 1).
 	BatchSize int
+	// Ready, if set, is called once the subscription has joined its group:
+	// every message published from then on reaches it.
+	Ready func()
 }
 
 // Broker publishes and delivers messages, at least once per consumer group.

@@ -109,6 +109,9 @@ func (m *Memory) Subscribe(ctx context.Context, topic string, opts SubscribeOpti
 	g := t.join(opts.Group, opts.Ephemeral)
 	m.mu.Unlock()
 	defer m.leave(t, opts.Group)
+	if opts.Ready != nil {
+		opts.Ready()
+	}
 
 	for {
 		batch, seqs, wake, wait := m.claim(t, g, opts.Consumer, opts.BatchSize)

@@ -177,6 +177,9 @@ func (r *Redis) Subscribe(ctx context.Context, topic string, opts SubscribeOptio
 		return fmt.Errorf("subscribe to %s as group %s: %w", topic, opts.Group, err)
 	}
 	defer r.release(topic, opts.Group, opts.Consumer, opts.Ephemeral)
+	if opts.Ready != nil {
+		opts.Ready()
+	}
 	c := &redisConsumer{
 		r:       r,
 		topic:   topic,

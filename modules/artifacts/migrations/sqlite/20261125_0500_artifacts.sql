@@ -1,0 +1,34 @@
+CREATE TABLE artifact (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    key TEXT,
+    task_run_id TEXT,
+    flow_run_id TEXT,
+    type TEXT,
+    data TEXT,
+    description TEXT,
+    metadata_ TEXT
+);
+CREATE INDEX ix_artifact__key ON artifact (key);
+CREATE INDEX ix_artifact__key_created_desc ON artifact (key, created DESC);
+CREATE INDEX ix_artifact__task_run_id ON artifact (task_run_id);
+CREATE INDEX ix_artifact__flow_run_id ON artifact (flow_run_id);
+CREATE INDEX ix_artifact__updated ON artifact (updated);
+
+CREATE TABLE artifact_collection (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    key TEXT NOT NULL,
+    latest_id TEXT NOT NULL,
+    task_run_id TEXT,
+    flow_run_id TEXT,
+    type TEXT,
+    data TEXT,
+    description TEXT,
+    metadata_ TEXT
+);
+CREATE UNIQUE INDEX uq_artifact_collection__key ON artifact_collection (key);
+CREATE INDEX ix_artifact_collection__key_latest_id ON artifact_collection (key, latest_id);
+CREATE INDEX ix_artifact_collection__updated ON artifact_collection (updated);

@@ -1,0 +1,202 @@
+package runs
+
+import (
+	"math/rand/v2"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/prefect-server/prefect-server/platform/api"
+	o "github.com/prefect-server/prefect-server/platform/orchestration"
+	"github.com/prefect-server/prefect-server/platform/types"
+)
+
+var (
+	flowRunKeys = append([]string{"flow_runs"}, flowRunRelated...)
+	taskRunKeys = append([]string{"task_runs"}, taskRunRelated...)
+)
+
+func (h *handlers) filterFlowRuns(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeList(r, "ID_DESC", flowRunSortNames, flowRunKeys)
+	if err != nil {
+		return err
+	}
+	limit, err := b.Page.Resolve(h.cfg.DefaultLimit)
+	if err != nil {
+		return err
+	}
+	runs, err := h.repo.listFlowRuns(r.Context(), b.Query, flowRunSorts[b.Sort.Value], limit, b.Offset)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, runs)
+}
+
+func (h *handlers) countFlowRuns(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeList(r, "ID_DESC", flowRunSortNames, flowRunKeys)
+	if err != nil {
+		return err
+	}
+	n, err := h.repo.countFlowRuns(r.Context(), b.Query)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, n)
+}
+
+func (h *handlers) paginateFlowRuns(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeList(r, "ID_DESC", flowRunSortNames, flowRunKeys)
+	if err != nil {
+		return err
+	}
+	pn := api.PageNumber{Limit: b.Limit, Page: b.PageNumber}
+	limit, offset, err := pn.Resolve(h.cfg.DefaultLimit)
+	if err != nil {
+		return err
+	}
+	runs, err := h.repo.listFlowRuns(r.Context(), b.Query, flowRunSorts[b.Sort.Value], limit, offset)
+	if err != nil {
+		return err
+	}
+	n, err := h.repo.countFlowRuns(r.Context(), b.Query)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, api.NewPaginated(runs, n, limit, pn.Page))
+}
+
+func (h *handlers) createTaskRun(w http.ResponseWriter, r *http.Request) error {
+	var b taskRunCreate
+	if err := api.Decode(r, &b); err != nil {
+		return err
+	}
+	now := types.Now()
+	run := &TaskRun{FlowRunID: b.FlowRunID, TaskKey: *b.TaskKey, DynamicKey: *b.DynamicKey, CacheKey: b.CacheKey,
+		CacheExpiration: b.CacheExpiration, TaskVersion: b.TaskVersion, TaskInputs: orEmpty(b.TaskInputs)}
+	run.ID = uuid.New()
+	if b.ID != nil {
+		run.ID = *b.ID
+	}
+	run.Created, run.Updated, run.Name, run.Tags = now, now, runName(b.Name), b.Tags
+	if run.Tags == nil {
+		run.Tags = []string{}
+	}
+	run.Labels = map[string]any{}
+	for k, v := range b.Labels {
+		run.Labels[k] = v
+	}
+	if b.FlowRunID != nil {
+		run.Labels["prefect.flow-run.id"] = b.FlowRunID.String()
+		if fr, err := h.repo.flowRun(r.Context(), *b.FlowRunID); err == nil {
+			run.Labels["prefect.flow.id"] = fr.FlowID.String()
+		}
+	}
+	if b.EmpiricalPolicy != nil {
+		run.EmpiricalPolicy = *b.EmpiricalPolicy
+	}
+	state := &o.State{ID: newStateID(), Type: o.Pending, Name: "Pending", Timestamp: now}
+	if b.State != nil {
+		state = b.State.toState(now)
+	}
+	stored, inserted, err := h.repo.createTaskRun(r.Context(), run, state, orchestrationParams(r))
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if inserted {
+		status = http.StatusCreated
+	}
+	return api.WriteJSON(w, status, stored)
+}
+
+func (h *handlers) readTaskRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := api.PathUUID(r, "id", taskRunNotFound)
+	if err != nil {
+		return err
+	}
+	run, err := h.repo.taskRun(r.Context(), id)
+	if err != nil {
+		return notFoundOr(err, taskRunNotFound)
+	}
+	return api.WriteJSON(w, http.StatusOK, run)
+}
+
+func (h *handlers) deleteTaskRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := api.PathUUID(r, "id", taskRunNotFound)
+	if err != nil {
+		return err
+	}
+	ok, err := h.repo.deleteRun(r.Context(), (*TaskRun)(nil), id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return api.NotFound(taskRunNotFound)
+	}
+	return api.NoContent(w)
+}
+
+func (h *handlers) filterTaskRuns(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeList(r, "ID_DESC", taskRunSortNames, taskRunKeys)
+	if err != nil {
+		return err
+	}
+	limit, err := b.Page.Resolve(h.cfg.DefaultLimit)
+	if err != nil {
+		return err
+	}
+	runs, err := h.repo.listTaskRuns(r.Context(), b.Query, taskRunSorts[b.Sort.Value], limit, b.Offset)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, runs)
+}
+
+func (h *handlers) countTaskRuns(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeList(r, "ID_DESC", taskRunSortNames, taskRunKeys)
+	if err != nil {
+		return err
+	}
+	n, err := h.repo.countTaskRuns(r.Context(), b.Query)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, n)
+}
+
+func (h *handlers) paginateTaskRuns(w http.ResponseWriter, r *http.Request) error {
+	b, err := decodeList(r, "ID_DESC", taskRunSortNames, taskRunKeys)
+	if err != nil {
+		return err
+	}
+	pn := api.PageNumber{Limit: b.Limit, Page: b.PageNumber}
+	limit, offset, err := pn.Resolve(h.cfg.DefaultLimit)
+	if err != nil {
+		return err
+	}
+	runs, err := h.repo.listTaskRuns(r.Context(), b.Query, taskRunSorts[b.Sort.Value], limit, offset)
+	if err != nil {
+		return err
+	}
+	n, err := h.repo.countTaskRuns(r.Context(), b.Query)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, api.NewPaginated(runs, n, limit, pn.Page))
+}
+
+// A short word list for Prefect's generate_slug(2) run names.
+var (
+	adjectives = []string{"active", "brave", "calm", "daring", "eager", "fancy", "gentle", "happy", "jolly", "keen",
+		"lively", "merry", "nimble", "proud", "quick", "rapid", "shiny", "tasteful", "witty", "zealous"}
+	animals = []string{"aardvark", "badger", "bullfrog", "cheetah", "dingo", "eagle", "falcon", "gecko", "heron", "ibis",
+		"jackal", "koala", "lemur", "marmot", "newt", "otter", "panda", "quail", "raven", "walrus"}
+)
+
+// runName is the given name, or a random "adjective-animal" slug.
+func runName(name *string) string {
+	if name != nil && *name != "" {
+		return *name
+	}
+	return adjectives[rand.IntN(len(adjectives))] + "-" + animals[rand.IntN(len(animals))]
+}
