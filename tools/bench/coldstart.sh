@@ -4,9 +4,9 @@ BIN=${1:-./bin/prefect-server}
 for i in 1 2 3 4 5; do
   home=$(mktemp -d)
   start=$(date +%s%N)
-  PREFECT_HOME=$home $BIN start --port 4502 --no-services >/dev/null 2>&1 &
+  PREFECT_HOME=$home $BIN start --port 4592 --no-services >/dev/null 2>&1 &
   pid=$!
-  until curl -sf -o /dev/null http://127.0.0.1:4502/api/ready; do sleep 0.002; done
+  until curl -sf -o /dev/null http://127.0.0.1:4592/api/ready; do sleep 0.002; done
   end=$(date +%s%N)
   echo "run $i: $(( (end-start)/1000000 )) ms; RSS $(ps -o rss= -p $pid) KiB"
   kill -TERM $pid; wait $pid; rm -rf $home
