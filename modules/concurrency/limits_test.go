@@ -55,7 +55,7 @@ func each(t *testing.T, fn func(t *testing.T, e env)) {
 
 // app starts the module on a fresh database with its own lease storage;
 // setting overrides Prefect settings (e.g. the repossessor's loop).
-func app(t *testing.T, e env, setting map[string]string, opts ...fx.Option) *platformtest.App {
+func app(t testing.TB, e env, setting map[string]string, opts ...fx.Option) *platformtest.App {
 	t.Helper()
 	cfg := platformtest.DefaultConfig(t, e.dialect)
 	if e.redis {
