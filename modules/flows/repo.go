@@ -2,12 +2,12 @@ package flows
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"github.com/prefect-server/prefect-server/platform/api"
 	"github.com/prefect-server/prefect-server/platform/db"
 	"github.com/prefect-server/prefect-server/platform/filter"
 	"github.com/prefect-server/prefect-server/platform/types"
@@ -72,6 +72,12 @@ func (r *repo) update(ctx context.Context, id uuid.UUID, u flowUpdate) (bool, er
 	return n > 0, err
 }
 
+// delete deletes one flow; false if there was none.
+func (r *repo) delete(ctx context.Context, id uuid.UUID) (bool, error) {
+	deleted, err := r.deleteByIDs(ctx, []uuid.UUID{id})
+	return len(deleted) > 0, err
+}
+
 // deleteByIDs deletes flows (their runs and deployments go with them through
 // the foreign keys of those modules) and returns the ids deleted.
 func (r *repo) deleteByIDs(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
@@ -89,43 +95,27 @@ func (r *repo) deleteByIDs(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, e
 	return deleted, nil
 }
 
-// query is a parsed filter request: the flows' own filter and the filters
-// other modules own, by body key.
-type query struct {
-	Flows   json.RawMessage
-	Related map[string]json.RawMessage
-}
-
-// relatedKeys are the other modules' filters that POST /flows/filter takes.
+// relatedKeys are the other modules' filters that the flow list endpoints take.
 var relatedKeys = []string{"flow_runs", "task_runs", "deployments", "work_pools"}
 
-func (r *repo) apply(q *bun.SelectQuery, fq query) (*bun.SelectQuery, error) {
-	q, err := r.filters.Own(q, "flows", fq.Flows)
-	if err != nil {
-		return nil, err
-	}
-	for _, key := range relatedKeys {
-		if q, err = r.filters.Related(q, "flow", key, fq.Related[key]); err != nil {
-			return nil, err
-		}
-	}
-	return q, nil
+func (r *repo) filtered(q *bun.SelectQuery, f api.Filters) (*bun.SelectQuery, error) {
+	return r.filters.Apply(q, "flow", "flows", relatedKeys, f)
 }
 
-func (r *repo) list(ctx context.Context, fq query, order string, limit, offset int) ([]Flow, error) {
+func (r *repo) list(ctx context.Context, f api.Filters, sort string, limit, offset int) ([]Flow, error) {
 	flows := []Flow{}
-	q, err := r.apply(r.db.Read.NewSelect().Model(&flows), fq)
+	q, err := r.filtered(r.db.Read.NewSelect().Model(&flows), f)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Page(ctx, q, "flows", order, limit, offset); err != nil {
+	if err := db.Page(ctx, q, "flows", sortSQL[sort], limit, offset); err != nil {
 		return nil, err
 	}
 	return flows, nil
 }
 
-func (r *repo) count(ctx context.Context, fq query) (int, error) {
-	q, err := r.apply(r.db.Read.NewSelect().Model((*Flow)(nil)), fq)
+func (r *repo) count(ctx context.Context, f api.Filters) (int, error) {
+	q, err := r.filtered(r.db.Read.NewSelect().Model((*Flow)(nil)), f)
 	if err != nil {
 		return 0, err
 	}

@@ -30,21 +30,24 @@ const bulkDeleteLimit = 50
 
 type handlers struct {
 	repo *repo
-	cfg  config.API
+	list *api.Lister[Flow]
 }
 
 func newRoutes(r *repo, cfg config.API) api.Routes {
-	h := &handlers{repo: r, cfg: cfg}
+	h := &handlers{repo: r, list: &api.Lister[Flow]{
+		DefaultLimit: cfg.DefaultLimit, Sorts: sortNames, DefaultSort: "NAME_ASC",
+		Keys: append([]string{"flows"}, relatedKeys...), List: r.list, Count: r.count,
+	}}
 	return api.Routes{Module: "flows", Routes: []api.Route{
 		{Method: http.MethodPost, Path: "/flows", Handler: h.create},
-		{Method: http.MethodPost, Path: "/flows/filter", Handler: h.filter},
-		{Method: http.MethodPost, Path: "/flows/count", Handler: h.count},
-		{Method: http.MethodPost, Path: "/flows/paginate", Handler: h.paginate},
+		{Method: http.MethodPost, Path: "/flows/filter", Handler: h.list.Filter},
+		{Method: http.MethodPost, Path: "/flows/count", Handler: h.list.CountHandler},
+		{Method: http.MethodPost, Path: "/flows/paginate", Handler: h.list.Paginate},
 		{Method: http.MethodPost, Path: "/flows/bulk_delete", Handler: h.bulkDelete},
 		{Method: http.MethodGet, Path: "/flows/name/{name}", Handler: h.readByName},
-		{Method: http.MethodGet, Path: "/flows/{id}", Handler: h.read},
-		{Method: http.MethodPatch, Path: "/flows/{id}", Handler: h.update},
-		{Method: http.MethodDelete, Path: "/flows/{id}", Handler: h.delete},
+		{Method: http.MethodGet, Path: "/flows/{id}", Handler: api.ReadByID(notFound, r.byID)},
+		{Method: http.MethodPatch, Path: "/flows/{id}", Handler: api.PatchByID(notFound, r.update)},
+		{Method: http.MethodDelete, Path: "/flows/{id}", Handler: api.DeleteByID(notFound, r.delete)},
 	}}
 }
 
@@ -72,18 +75,6 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, status, stored)
 }
 
-func (h *handlers) read(w http.ResponseWriter, r *http.Request) error {
-	id, err := api.PathUUID(r, "id", notFound)
-	if err != nil {
-		return err
-	}
-	f, err := h.repo.byID(r.Context(), id)
-	if err != nil {
-		return notFoundOr(err)
-	}
-	return api.WriteJSON(w, http.StatusOK, f)
-}
-
 func (h *handlers) readByName(w http.ResponseWriter, r *http.Request) error {
 	f, err := h.repo.byName(r.Context(), api.PathVar(r, "name"))
 	if err != nil {
@@ -92,127 +83,16 @@ func (h *handlers) readByName(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusOK, f)
 }
 
-func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
-	id, err := api.PathUUID(r, "id", notFound)
-	if err != nil {
-		return err
-	}
-	var body flowUpdate
-	if err := api.Decode(r, &body); err != nil {
-		return err
-	}
-	ok, err := h.repo.update(r.Context(), id, body)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return api.NotFound(notFound)
-	}
-	return api.NoContent(w)
-}
-
-func (h *handlers) delete(w http.ResponseWriter, r *http.Request) error {
-	id, err := api.PathUUID(r, "id", notFound)
-	if err != nil {
-		return err
-	}
-	deleted, err := h.repo.deleteByIDs(r.Context(), []uuid.UUID{id})
-	if err != nil {
-		return err
-	}
-	if len(deleted) == 0 {
-		return api.NotFound(notFound)
-	}
-	return api.NoContent(w)
-}
-
-// listBody is the body of the filter, count and paginate endpoints.
-type listBody struct {
-	api.Page
-	PageNumber int
-	Sort       *api.Enum
-	Query      query
-}
-
-// decodeList reads the shared body of the list endpoints.
-func decodeList(r *http.Request) (*listBody, error) {
-	b := &listBody{Sort: api.NewEnum("NAME_ASC", sortNames...), Query: query{Related: map[string]json.RawMessage{}}}
-	params := b.Page.Params()
-	params["page"] = &b.PageNumber
-	params["sort"] = b.Sort
-	params["flows"] = &b.Query.Flows
-	related := make([]json.RawMessage, len(relatedKeys))
-	for i, key := range relatedKeys {
-		params[key] = &related[i]
-	}
-	if err := api.DecodeParams(r, params); err != nil {
-		return nil, err
-	}
-	for i, key := range relatedKeys {
-		b.Query.Related[key] = related[i]
-	}
-	return b, nil
-}
-
-func (h *handlers) filter(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeList(r)
-	if err != nil {
-		return err
-	}
-	limit, err := b.Page.Resolve(h.cfg.DefaultLimit)
-	if err != nil {
-		return err
-	}
-	flows, err := h.repo.list(r.Context(), b.Query, sortSQL[b.Sort.Value], limit, b.Offset)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, flows)
-}
-
-func (h *handlers) count(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeList(r)
-	if err != nil {
-		return err
-	}
-	n, err := h.repo.count(r.Context(), b.Query)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, n)
-}
-
-func (h *handlers) paginate(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeList(r)
-	if err != nil {
-		return err
-	}
-	pn := api.PageNumber{Limit: b.Limit, Page: b.PageNumber}
-	limit, offset, err := pn.Resolve(h.cfg.DefaultLimit)
-	if err != nil {
-		return err
-	}
-	flows, err := h.repo.list(r.Context(), b.Query, sortSQL[b.Sort.Value], limit, offset)
-	if err != nil {
-		return err
-	}
-	n, err := h.repo.count(r.Context(), b.Query)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, api.NewPaginated(flows, n, limit, pn.Page))
-}
-
 func (h *handlers) bulkDelete(w http.ResponseWriter, r *http.Request) error {
-	var fq query
+	var own json.RawMessage
 	limit := bulkDeleteLimit
-	if err := api.DecodeParams(r, api.Params{"flows": &fq.Flows, "limit": &limit}); err != nil {
+	if err := api.DecodeParams(r, api.Params{"flows": &own, "limit": &limit}); err != nil {
 		return err
 	}
 	if limit < 1 || limit > bulkDeleteLimit {
 		return api.Invalid("less_than_equal", "Input should be between 1 and 50", limit, "limit")
 	}
-	matched, err := h.repo.list(r.Context(), fq, sortSQL["NAME_ASC"], limit, 0)
+	matched, err := h.repo.list(r.Context(), api.Filters{"flows": own}, "NAME_ASC", limit, 0)
 	if err != nil {
 		return err
 	}

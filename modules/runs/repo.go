@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"github.com/prefect-server/prefect-server/platform/api"
 	"github.com/prefect-server/prefect-server/platform/db"
 	"github.com/prefect-server/prefect-server/platform/filter"
 	o "github.com/prefect-server/prefect-server/platform/orchestration"
@@ -131,65 +132,47 @@ func (r *repo) taskRun(ctx context.Context, id uuid.UUID) (*TaskRun, error) {
 	return &runs[0], nil
 }
 
-// query is a parsed filter request: the filters by body key.
-type query map[string]json.RawMessage
-
-// apply restricts q (on table subject) by own (its own filter key) and the
-// related filters.
-func (r *repo) apply(q *bun.SelectQuery, subject, own string, related []string, fq query) (*bun.SelectQuery, error) {
-	q, err := r.filters.Own(q, own, fq[own])
-	if err != nil {
-		return nil, err
-	}
-	for _, key := range related {
-		if q, err = r.filters.Related(q, subject, key, fq[key]); err != nil {
-			return nil, err
-		}
-	}
-	return q, nil
-}
-
 var (
 	flowRunRelated = []string{"flows", "task_runs", "deployments", "work_pools", "work_pool_queues"}
 	taskRunRelated = []string{"flows", "flow_runs", "deployments"}
 )
 
-func (r *repo) listFlowRuns(ctx context.Context, fq query, order string, limit, offset int) ([]FlowRun, error) {
+func (r *repo) listFlowRuns(ctx context.Context, fq api.Filters, sort string, limit, offset int) ([]FlowRun, error) {
 	runs := []FlowRun{}
-	q, err := r.apply(r.db.Read.NewSelect().Model(&runs).Relation("StateRow"), "flow_run", "flow_runs", flowRunRelated, fq)
+	q, err := r.filters.Apply(r.db.Read.NewSelect().Model(&runs).Relation("StateRow"), "flow_run", "flow_runs", flowRunRelated, fq)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Page(ctx, q, "flow runs", order, limit, offset); err != nil {
+	if err := db.Page(ctx, q, "flow runs", flowRunSorts[sort], limit, offset); err != nil {
 		return nil, err
 	}
 	readyFlowRuns(runs, clock())
 	return runs, nil
 }
 
-func (r *repo) countFlowRuns(ctx context.Context, fq query) (int, error) {
-	q, err := r.apply(r.db.Read.NewSelect().Model((*FlowRun)(nil)), "flow_run", "flow_runs", flowRunRelated, fq)
+func (r *repo) countFlowRuns(ctx context.Context, fq api.Filters) (int, error) {
+	q, err := r.filters.Apply(r.db.Read.NewSelect().Model((*FlowRun)(nil)), "flow_run", "flow_runs", flowRunRelated, fq)
 	if err != nil {
 		return 0, err
 	}
 	return db.Count(ctx, q, "flow runs")
 }
 
-func (r *repo) listTaskRuns(ctx context.Context, fq query, order string, limit, offset int) ([]TaskRun, error) {
+func (r *repo) listTaskRuns(ctx context.Context, fq api.Filters, sort string, limit, offset int) ([]TaskRun, error) {
 	runs := []TaskRun{}
-	q, err := r.apply(r.db.Read.NewSelect().Model(&runs).Relation("StateRow"), "task_run", "task_runs", taskRunRelated, fq)
+	q, err := r.filters.Apply(r.db.Read.NewSelect().Model(&runs).Relation("StateRow"), "task_run", "task_runs", taskRunRelated, fq)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Page(ctx, q, "task runs", order, limit, offset); err != nil {
+	if err := db.Page(ctx, q, "task runs", taskRunSorts[sort], limit, offset); err != nil {
 		return nil, err
 	}
 	readyTaskRuns(runs, clock())
 	return runs, nil
 }
 
-func (r *repo) countTaskRuns(ctx context.Context, fq query) (int, error) {
-	q, err := r.apply(r.db.Read.NewSelect().Model((*TaskRun)(nil)), "task_run", "task_runs", taskRunRelated, fq)
+func (r *repo) countTaskRuns(ctx context.Context, fq api.Filters) (int, error) {
+	q, err := r.filters.Apply(r.db.Read.NewSelect().Model((*TaskRun)(nil)), "task_run", "task_runs", taskRunRelated, fq)
 	if err != nil {
 		return 0, err
 	}

@@ -1,7 +1,7 @@
 package runs
 
 import (
-	"encoding/json"
+	"context"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -52,23 +52,30 @@ type handlers struct {
 
 func newRoutes(r *repo, cfg config.API) api.Routes {
 	h := &handlers{repo: r, cfg: cfg}
+	flowRuns := &api.Lister[FlowRun]{DefaultLimit: cfg.DefaultLimit, Sorts: flowRunSortNames, DefaultSort: "ID_DESC",
+		Keys: flowRunKeys, List: r.listFlowRuns, Count: r.countFlowRuns}
+	taskRuns := &api.Lister[TaskRun]{DefaultLimit: cfg.DefaultLimit, Sorts: taskRunSortNames, DefaultSort: "ID_DESC",
+		Keys: taskRunKeys, List: r.listTaskRuns, Count: r.countTaskRuns}
+	deleteRun := func(model any) func(ctx context.Context, id uuid.UUID) (bool, error) {
+		return func(ctx context.Context, id uuid.UUID) (bool, error) { return r.deleteRun(ctx, model, id) }
+	}
 	return api.Routes{Module: "runs", Routes: []api.Route{
 		{Method: http.MethodPost, Path: "/flow_runs", Handler: h.createFlowRun},
-		{Method: http.MethodPost, Path: "/flow_runs/filter", Handler: h.filterFlowRuns},
-		{Method: http.MethodPost, Path: "/flow_runs/count", Handler: h.countFlowRuns},
-		{Method: http.MethodPost, Path: "/flow_runs/paginate", Handler: h.paginateFlowRuns},
-		{Method: http.MethodGet, Path: "/flow_runs/{id}", Handler: h.readFlowRun},
-		{Method: http.MethodPatch, Path: "/flow_runs/{id}", Handler: h.updateFlowRun},
-		{Method: http.MethodDelete, Path: "/flow_runs/{id}", Handler: h.deleteFlowRun},
+		{Method: http.MethodPost, Path: "/flow_runs/filter", Handler: flowRuns.Filter},
+		{Method: http.MethodPost, Path: "/flow_runs/count", Handler: flowRuns.CountHandler},
+		{Method: http.MethodPost, Path: "/flow_runs/paginate", Handler: flowRuns.Paginate},
+		{Method: http.MethodGet, Path: "/flow_runs/{id}", Handler: api.ReadByID(flowRunNotFound, r.flowRun)},
+		{Method: http.MethodPatch, Path: "/flow_runs/{id}", Handler: api.PatchByID(flowRunNotFound, r.updateFlowRun)},
+		{Method: http.MethodDelete, Path: "/flow_runs/{id}", Handler: api.DeleteByID(flowRunNotFound, deleteRun((*FlowRun)(nil)))},
 		{Method: http.MethodPost, Path: "/flow_runs/{id}/set_state", Handler: h.setState(o.FlowRun, flowRunNotFound)},
 		{Method: http.MethodGet, Path: "/flow_run_states", Handler: h.listStates(o.FlowRun, "flow_run_id")},
 		{Method: http.MethodGet, Path: "/flow_run_states/{id}", Handler: h.readState(o.FlowRun, "Flow run state not found")},
 		{Method: http.MethodPost, Path: "/task_runs", Handler: h.createTaskRun},
-		{Method: http.MethodPost, Path: "/task_runs/filter", Handler: h.filterTaskRuns},
-		{Method: http.MethodPost, Path: "/task_runs/count", Handler: h.countTaskRuns},
-		{Method: http.MethodPost, Path: "/task_runs/paginate", Handler: h.paginateTaskRuns},
-		{Method: http.MethodGet, Path: "/task_runs/{id}", Handler: h.readTaskRun},
-		{Method: http.MethodDelete, Path: "/task_runs/{id}", Handler: h.deleteTaskRun},
+		{Method: http.MethodPost, Path: "/task_runs/filter", Handler: taskRuns.Filter},
+		{Method: http.MethodPost, Path: "/task_runs/count", Handler: taskRuns.CountHandler},
+		{Method: http.MethodPost, Path: "/task_runs/paginate", Handler: taskRuns.Paginate},
+		{Method: http.MethodGet, Path: "/task_runs/{id}", Handler: api.ReadByID(taskRunNotFound, r.taskRun)},
+		{Method: http.MethodDelete, Path: "/task_runs/{id}", Handler: api.DeleteByID(taskRunNotFound, deleteRun((*TaskRun)(nil)))},
 		{Method: http.MethodPost, Path: "/task_runs/{id}/set_state", Handler: h.setState(o.TaskRun, taskRunNotFound)},
 		{Method: http.MethodGet, Path: "/task_run_states", Handler: h.listStates(o.TaskRun, "task_run_id")},
 		{Method: http.MethodGet, Path: "/task_run_states/{id}", Handler: h.readState(o.TaskRun, "Task run state not found")},
@@ -123,52 +130,6 @@ func (h *handlers) createFlowRun(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, status, stored)
 }
 
-func (h *handlers) readFlowRun(w http.ResponseWriter, r *http.Request) error {
-	id, err := api.PathUUID(r, "id", flowRunNotFound)
-	if err != nil {
-		return err
-	}
-	run, err := h.repo.flowRun(r.Context(), id)
-	if err != nil {
-		return notFoundOr(err, flowRunNotFound)
-	}
-	return api.WriteJSON(w, http.StatusOK, run)
-}
-
-func (h *handlers) updateFlowRun(w http.ResponseWriter, r *http.Request) error {
-	id, err := api.PathUUID(r, "id", flowRunNotFound)
-	if err != nil {
-		return err
-	}
-	var b flowRunUpdate
-	if err := api.Decode(r, &b); err != nil {
-		return err
-	}
-	ok, err := h.repo.updateFlowRun(r.Context(), id, b)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return api.NotFound(flowRunNotFound)
-	}
-	return api.NoContent(w)
-}
-
-func (h *handlers) deleteFlowRun(w http.ResponseWriter, r *http.Request) error {
-	id, err := api.PathUUID(r, "id", flowRunNotFound)
-	if err != nil {
-		return err
-	}
-	ok, err := h.repo.deleteRun(r.Context(), (*FlowRun)(nil), id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return api.NotFound(flowRunNotFound)
-	}
-	return api.NoContent(w)
-}
-
 func (h *handlers) setState(kind o.Kind, notFound string) api.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := api.PathUUID(r, "id", notFound)
@@ -220,32 +181,6 @@ func (h *handlers) readState(kind o.Kind, notFound string) api.HandlerFunc {
 		}
 		return api.WriteJSON(w, http.StatusOK, s)
 	}
-}
-
-// listBody is the shared body of the filter, count and paginate endpoints.
-type listBody struct {
-	api.Page
-	PageNumber int
-	Sort       *api.Enum
-	Query      query
-}
-
-func decodeList(r *http.Request, def string, sorts []string, keys []string) (*listBody, error) {
-	b := &listBody{Sort: api.NewEnum(def, sorts...), Query: query{}}
-	params := b.Page.Params()
-	params["page"] = &b.PageNumber
-	params["sort"] = b.Sort
-	raws := make([]json.RawMessage, len(keys))
-	for i, k := range keys {
-		params[k] = &raws[i]
-	}
-	if err := api.DecodeParams(r, params); err != nil {
-		return nil, err
-	}
-	for i, k := range keys {
-		b.Query[k] = raws[i]
-	}
-	return b, nil
 }
 
 func orEmpty(m map[string]any) map[string]any {

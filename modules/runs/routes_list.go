@@ -16,55 +16,6 @@ var (
 	taskRunKeys = append([]string{"task_runs"}, taskRunRelated...)
 )
 
-func (h *handlers) filterFlowRuns(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeList(r, "ID_DESC", flowRunSortNames, flowRunKeys)
-	if err != nil {
-		return err
-	}
-	limit, err := b.Page.Resolve(h.cfg.DefaultLimit)
-	if err != nil {
-		return err
-	}
-	runs, err := h.repo.listFlowRuns(r.Context(), b.Query, flowRunSorts[b.Sort.Value], limit, b.Offset)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, runs)
-}
-
-func (h *handlers) countFlowRuns(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeList(r, "ID_DESC", flowRunSortNames, flowRunKeys)
-	if err != nil {
-		return err
-	}
-	n, err := h.repo.countFlowRuns(r.Context(), b.Query)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, n)
-}
-
-func (h *handlers) paginateFlowRuns(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeList(r, "ID_DESC", flowRunSortNames, flowRunKeys)
-	if err != nil {
-		return err
-	}
-	pn := api.PageNumber{Limit: b.Limit, Page: b.PageNumber}
-	limit, offset, err := pn.Resolve(h.cfg.DefaultLimit)
-	if err != nil {
-		return err
-	}
-	runs, err := h.repo.listFlowRuns(r.Context(), b.Query, flowRunSorts[b.Sort.Value], limit, offset)
-	if err != nil {
-		return err
-	}
-	n, err := h.repo.countFlowRuns(r.Context(), b.Query)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, api.NewPaginated(runs, n, limit, pn.Page))
-}
-
 func (h *handlers) createTaskRun(w http.ResponseWriter, r *http.Request) error {
 	var b taskRunCreate
 	if err := api.Decode(r, &b); err != nil {
@@ -107,82 +58,6 @@ func (h *handlers) createTaskRun(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 	}
 	return api.WriteJSON(w, status, stored)
-}
-
-func (h *handlers) readTaskRun(w http.ResponseWriter, r *http.Request) error {
-	id, err := api.PathUUID(r, "id", taskRunNotFound)
-	if err != nil {
-		return err
-	}
-	run, err := h.repo.taskRun(r.Context(), id)
-	if err != nil {
-		return notFoundOr(err, taskRunNotFound)
-	}
-	return api.WriteJSON(w, http.StatusOK, run)
-}
-
-func (h *handlers) deleteTaskRun(w http.ResponseWriter, r *http.Request) error {
-	id, err := api.PathUUID(r, "id", taskRunNotFound)
-	if err != nil {
-		return err
-	}
-	ok, err := h.repo.deleteRun(r.Context(), (*TaskRun)(nil), id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return api.NotFound(taskRunNotFound)
-	}
-	return api.NoContent(w)
-}
-
-func (h *handlers) filterTaskRuns(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeList(r, "ID_DESC", taskRunSortNames, taskRunKeys)
-	if err != nil {
-		return err
-	}
-	limit, err := b.Page.Resolve(h.cfg.DefaultLimit)
-	if err != nil {
-		return err
-	}
-	runs, err := h.repo.listTaskRuns(r.Context(), b.Query, taskRunSorts[b.Sort.Value], limit, b.Offset)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, runs)
-}
-
-func (h *handlers) countTaskRuns(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeList(r, "ID_DESC", taskRunSortNames, taskRunKeys)
-	if err != nil {
-		return err
-	}
-	n, err := h.repo.countTaskRuns(r.Context(), b.Query)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, n)
-}
-
-func (h *handlers) paginateTaskRuns(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeList(r, "ID_DESC", taskRunSortNames, taskRunKeys)
-	if err != nil {
-		return err
-	}
-	pn := api.PageNumber{Limit: b.Limit, Page: b.PageNumber}
-	limit, offset, err := pn.Resolve(h.cfg.DefaultLimit)
-	if err != nil {
-		return err
-	}
-	runs, err := h.repo.listTaskRuns(r.Context(), b.Query, taskRunSorts[b.Sort.Value], limit, offset)
-	if err != nil {
-		return err
-	}
-	n, err := h.repo.countTaskRuns(r.Context(), b.Query)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, api.NewPaginated(runs, n, limit, pn.Page))
 }
 
 // A short word list for Prefect's generate_slug(2) run names.

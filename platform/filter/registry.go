@@ -112,3 +112,19 @@ func (r *Registry) Own(q *bun.SelectQuery, key string, raw json.RawMessage) (*bu
 	}
 	return w.Apply(q), nil
 }
+
+// Apply restricts q, a query on table subject, by the subject's own filter
+// (under key own) and by every related filter under keys related, all taken
+// from filters by body key.
+func (r *Registry) Apply(q *bun.SelectQuery, subject, own string, related []string, filters map[string]json.RawMessage) (*bun.SelectQuery, error) {
+	q, err := r.Own(q, own, filters[own])
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range related {
+		if q, err = r.Related(q, subject, key, filters[key]); err != nil {
+			return nil, err
+		}
+	}
+	return q, nil
+}
