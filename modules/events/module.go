@@ -5,13 +5,14 @@
 // POST /events/filter, GET /events/filter/next, POST /events/count-by/{x} and
 // streamed live on the websocket /events/out. Other modules emit server
 // events through the exported Emitter, and consumers that need it order
-// events causally with CausalOrdering.
+// events causally with the CausalOrdering of their scope from Orderings
+// (in memory, or shared in Redis).
 //
 // Files: event.go and labels.go (the model), filter.go and filter_sql.go
 // (EventFilter in memory and in SQL), repo.go and counting.go (storage),
 // publisher.go and backlog.go (publishing with backpressure), ingest.go,
 // stream.go, socket.go and routes.go (the API), persister.go and trim.go (the
-// service), emitter.go, ordering.go.
+// service), emitter.go, ordering.go, ordering_redis.go and orderings.go.
 package events
 
 import (
@@ -33,7 +34,8 @@ import (
 //go:embed migrations
 var migrationsFS embed.FS
 
-// Module is the events feature. It provides Emitter to other modules.
+// Module is the events feature. It provides Emitter and Orderings to other
+// modules.
 var Module = fx.Module("events",
 	fx.Provide(
 		fx.Private,
@@ -47,6 +49,7 @@ var Module = fx.Module("events",
 	),
 	fx.Provide(
 		func(p *publisher) Emitter { return &emitter{pub: p} },
+		newOrderings,
 		platform.AsRoutes(newRoutes),
 		platform.AsService(newPersister),
 		platform.AsMigrations(func() migrate.Set { return migrate.Set{Module: "events", FS: migrationsFS, Dir: "migrations"} }),

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prefect-server/prefect-server/platform/redisx/redistest"
 )
 
 // chain makes events that each follow the previous one, received now.
@@ -43,6 +45,39 @@ func (r *recorder) got() []string {
 	return slices.Clone(r.seen)
 }
 
+// orderingImpls are the implementations every ordering test runs on; make
+// returns a fresh ordering (the Redis one under a key prefix of its own).
+var orderingImpls = []struct {
+	name string
+	make func(t *testing.T, opts OrderingOptions) CausalOrdering
+}{
+	{name: "memory", make: func(_ *testing.T, opts OrderingOptions) CausalOrdering { return NewMemoryOrdering(opts) }},
+	{name: "redis", make: func(t *testing.T, opts OrderingOptions) CausalOrdering {
+		c := redistest.Client(t)
+		return NewRedisOrdering(c, redistest.Prefix(t, c)+"triggers", opts)
+	}},
+}
+
+func forEachOrdering(t *testing.T, test func(t *testing.T, newOrdering func(OrderingOptions) CausalOrdering)) {
+	for _, impl := range orderingImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			test(t, func(opts OrderingOptions) CausalOrdering { return impl.make(t, opts) })
+		})
+	}
+}
+
+// setClock replaces an ordering's clock.
+func setClock(t *testing.T, o CausalOrdering, now func() time.Time) {
+	switch o := o.(type) {
+	case *memoryOrdering:
+		o.now = now
+	case *redisOrdering:
+		o.now = now
+	default:
+		t.Fatalf("no clock in %T", o)
+	}
+}
+
 func TestOrderingDelivery(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -56,64 +91,79 @@ func TestOrderingDelivery(t *testing.T) {
 		{name: "reversed chain", arrive: []int{3, 2, 1, 0}, wantEarly: 3, wantOrder: []string{"a", "b", "c", "d"}},
 		{name: "shuffled", arrive: []int{2, 0, 3, 1}, wantEarly: 2, wantOrder: []string{"a", "b", "c", "d"}},
 		{name: "depth bounded", arrive: []int{3, 2, 1, 0}, wantEarly: 3, wantOrder: []string{"a", "b", "c"}, maxDepth: 2},
+		{name: "parked twice handled once", arrive: []int{1, 1, 0}, wantEarly: 2, wantOrder: []string{"a", "b"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := NewMemoryOrdering(OrderingOptions{MaxDepth: tt.maxDepth})
-			evs := chain("a", "b", "c", "d")
-			rec := &recorder{}
-			early := 0
-			for _, i := range tt.arrive {
-				err := o.Process(context.Background(), evs[i], rec.handle)
-				switch {
-				case errors.Is(err, ErrArrivedEarly):
-					early++
-				case err != nil:
-					t.Fatalf("process %s: %v", evs[i].Event, err)
+	forEachOrdering(t, func(t *testing.T, newOrdering func(OrderingOptions) CausalOrdering) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				o := newOrdering(OrderingOptions{MaxDepth: tt.maxDepth})
+				evs := chain("a", "b", "c", "d")
+				rec := &recorder{}
+				early := 0
+				for _, i := range tt.arrive {
+					err := o.Process(context.Background(), evs[i], rec.handle)
+					switch {
+					case errors.Is(err, ErrArrivedEarly):
+						early++
+					case err != nil:
+						t.Fatalf("process %s: %v", evs[i].Event, err)
+					}
 				}
-			}
-			if early != tt.wantEarly || !slices.Equal(rec.got(), tt.wantOrder) {
-				t.Fatalf("early %d, order %v; want %d, %v", early, rec.got(), tt.wantEarly, tt.wantOrder)
-			}
-		})
-	}
+				if early != tt.wantEarly || !slices.Equal(rec.got(), tt.wantOrder) {
+					t.Fatalf("early %d, order %v; want %d, %v", early, rec.got(), tt.wantEarly, tt.wantOrder)
+				}
+			})
+		}
+	})
 }
 
 func TestOrderingOldEventsDoNotWait(t *testing.T) {
-	o := NewMemoryOrdering(OrderingOptions{Lookback: time.Minute})
-	e := chain("a", "b")[1]
-	e.Received = tsFrom(time.Now().Add(-2 * time.Minute))
-	rec := &recorder{}
-	if err := o.Process(context.Background(), e, rec.handle); err != nil || !slices.Equal(rec.got(), []string{"b"}) {
-		t.Fatalf("old follower: %v, %v", err, rec.got())
-	}
+	forEachOrdering(t, func(t *testing.T, newOrdering func(OrderingOptions) CausalOrdering) {
+		o := newOrdering(OrderingOptions{Lookback: time.Minute})
+		e := chain("a", "b")[1]
+		e.Received = tsFrom(time.Now().Add(-2 * time.Minute))
+		rec := &recorder{}
+		if err := o.Process(context.Background(), e, rec.handle); err != nil || !slices.Equal(rec.got(), []string{"b"}) {
+			t.Fatalf("old follower: %v, %v", err, rec.got())
+		}
+	})
 }
 
 func TestOrderingLostFollowers(t *testing.T) {
-	o := NewMemoryOrdering(OrderingOptions{Lookback: time.Minute}).(*memoryOrdering)
-	now := time.Now()
-	o.now = func() time.Time { return now }
-	follower := chain("a", "b")[1]
-	if err := o.Process(context.Background(), follower, (&recorder{}).handle); !errors.Is(err, ErrArrivedEarly) {
-		t.Fatalf("process = %v, want ErrArrivedEarly", err)
-	}
-	if lost, _ := o.LostFollowers(context.Background()); len(lost) != 0 {
-		t.Fatalf("lost too early: %v", ids(lost))
-	}
-	now = now.Add(2 * time.Minute)
-	lost, _ := o.LostFollowers(context.Background())
-	if len(lost) != 1 || lost[0].ID != follower.ID {
-		t.Fatalf("lost = %v, want the follower", ids(lost))
-	}
-	if again, _ := o.LostFollowers(context.Background()); len(again) != 0 {
-		t.Fatalf("lost followers are returned once, got %v again", ids(again))
-	}
+	forEachOrdering(t, func(t *testing.T, newOrdering func(OrderingOptions) CausalOrdering) {
+		o := newOrdering(OrderingOptions{Lookback: time.Minute})
+		now := time.Now()
+		setClock(t, o, func() time.Time { return now })
+		follower := chain("a", "b")[1]
+		if err := o.Process(context.Background(), follower, (&recorder{}).handle); !errors.Is(err, ErrArrivedEarly) {
+			t.Fatalf("process = %v, want ErrArrivedEarly", err)
+		}
+		if lost, err := o.LostFollowers(context.Background()); err != nil || len(lost) != 0 {
+			t.Fatalf("lost too early: %v, %v", ids(lost), err)
+		}
+		now = now.Add(2 * time.Minute)
+		lost, err := o.LostFollowers(context.Background())
+		if err != nil || len(lost) != 1 || lost[0].ID != follower.ID || lost[0].Event != follower.Event {
+			t.Fatalf("lost = %v, %v; want the follower", ids(lost), err)
+		}
+		if again, _ := o.LostFollowers(context.Background()); len(again) != 0 {
+			t.Fatalf("lost followers are returned once, got %v again", ids(again))
+		}
+	})
 }
 
 // TestOrderingInFlightLeader: a follower whose leader is being handled
 // waits for it rather than being parked.
 func TestOrderingInFlightLeader(t *testing.T) {
-	o := NewMemoryOrdering(OrderingOptions{Poll: 5 * time.Millisecond})
+	forEachOrdering(t, func(t *testing.T, newOrdering func(OrderingOptions) CausalOrdering) {
+		o := newOrdering(OrderingOptions{Poll: 5 * time.Millisecond})
+		testInFlightLeader(t, o, o)
+	})
+}
+
+// testInFlightLeader runs a leader on a and its follower on b while the
+// leader is being handled, then the same event on both at once.
+func testInFlightLeader(t *testing.T, a, b CausalOrdering) {
 	evs := chain("a", "b")
 	rec := &recorder{}
 	release := make(chan struct{})
@@ -126,10 +176,10 @@ func TestOrderingInFlightLeader(t *testing.T) {
 		return rec.handle(ctx, e)
 	}
 	done := make(chan error, 1)
-	go func() { done <- o.Process(context.Background(), evs[0], slow) }()
+	go func() { done <- a.Process(context.Background(), evs[0], slow) }()
 	<-started
 	go func() { time.Sleep(30 * time.Millisecond); close(release) }()
-	if err := o.Process(context.Background(), evs[1], slow); err != nil {
+	if err := b.Process(context.Background(), evs[1], slow); err != nil {
 		t.Fatalf("follower of an in-flight leader: %v", err)
 	}
 	if err := <-done; err != nil || !slices.Equal(rec.got(), []string{"a", "b"}) {
@@ -137,39 +187,80 @@ func TestOrderingInFlightLeader(t *testing.T) {
 	}
 	// The same event twice at once is refused.
 	block := make(chan struct{})
+	blocked := make(chan struct{})
+	first := make(chan error, 1)
 	e := ev("c", "r", time.Now())
 	go func() {
-		_ = o.Process(context.Background(), e, func(context.Context, *Event) error { <-block; return nil })
+		first <- a.Process(context.Background(), e, func(context.Context, *Event) error { close(blocked); <-block; return nil })
 	}()
-	time.Sleep(10 * time.Millisecond)
-	if err := o.Process(context.Background(), e, rec.handle); !errors.Is(err, ErrBeingProcessed) {
+	<-blocked
+	if err := b.Process(context.Background(), e, rec.handle); !errors.Is(err, ErrBeingProcessed) {
 		t.Fatalf("concurrent duplicate = %v, want ErrBeingProcessed", err)
 	}
 	close(block)
+	if err := <-first; err != nil {
+		t.Fatalf("first of the duplicates: %v", err)
+	}
+}
+
+// TestOrderingInFlightTimeout: a follower stops waiting for a leader that
+// stays in flight longer than the in-flight timeout and is parked, then
+// handled right after the leader, as in Prefect.
+func TestOrderingInFlightTimeout(t *testing.T) {
+	forEachOrdering(t, func(t *testing.T, newOrdering func(OrderingOptions) CausalOrdering) {
+		o := newOrdering(OrderingOptions{Poll: 5 * time.Millisecond, InFlightTimeout: 50 * time.Millisecond})
+		testInFlightTimeout(t, o, o)
+	})
+}
+
+func testInFlightTimeout(t *testing.T, a, b CausalOrdering) {
+	evs := chain("a", "b")
+	rec := &recorder{}
+	release := make(chan struct{})
+	started := make(chan struct{})
+	stuck := func(ctx context.Context, e *Event) error {
+		if e.Event == "a" {
+			close(started)
+			<-release
+		}
+		return rec.handle(ctx, e)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Process(context.Background(), evs[0], stuck) }()
+	<-started
+	if err := b.Process(context.Background(), evs[1], stuck); !errors.Is(err, ErrArrivedEarly) {
+		t.Fatalf("follower of a stuck leader = %v, want ErrArrivedEarly", err)
+	}
+	close(release)
+	if err := <-done; err != nil || !slices.Equal(rec.got(), []string{"a", "b"}) {
+		t.Fatalf("leader: %v, order %v", err, rec.got())
+	}
 }
 
 // TestOrderingFailedLeader: a leader whose handling fails is not seen, so
 // its followers keep waiting; handled again, it releases them.
 func TestOrderingFailedLeader(t *testing.T) {
-	o := NewMemoryOrdering(OrderingOptions{})
-	evs := chain("a", "b")
-	rec := &recorder{}
-	if err := o.Process(context.Background(), evs[1], rec.handle); !errors.Is(err, ErrArrivedEarly) {
-		t.Fatal(err)
-	}
-	boom := errors.New("boom")
-	if err := o.Process(context.Background(), evs[0], func(context.Context, *Event) error { return boom }); !errors.Is(err, boom) {
-		t.Fatalf("failing leader = %v", err)
-	}
-	if len(rec.got()) != 0 {
-		t.Fatalf("followers of a failed leader ran: %v", rec.got())
-	}
-	if err := o.Process(context.Background(), evs[0], rec.handle); err != nil || !slices.Equal(rec.got(), []string{"a", "b"}) {
-		t.Fatalf("retry: %v, %v", err, rec.got())
-	}
-	self := ev("self", "r", time.Now())
-	self.Follows = &self.ID
-	if err := o.Process(context.Background(), self, rec.handle); err != nil {
-		t.Fatalf("an event following itself does not wait: %v", err)
-	}
+	forEachOrdering(t, func(t *testing.T, newOrdering func(OrderingOptions) CausalOrdering) {
+		o := newOrdering(OrderingOptions{})
+		evs := chain("a", "b")
+		rec := &recorder{}
+		if err := o.Process(context.Background(), evs[1], rec.handle); !errors.Is(err, ErrArrivedEarly) {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		if err := o.Process(context.Background(), evs[0], func(context.Context, *Event) error { return boom }); !errors.Is(err, boom) {
+			t.Fatalf("failing leader = %v", err)
+		}
+		if len(rec.got()) != 0 {
+			t.Fatalf("followers of a failed leader ran: %v", rec.got())
+		}
+		if err := o.Process(context.Background(), evs[0], rec.handle); err != nil || !slices.Equal(rec.got(), []string{"a", "b"}) {
+			t.Fatalf("retry: %v, %v", err, rec.got())
+		}
+		self := ev("self", "r", time.Now())
+		self.Follows = &self.ID
+		if err := o.Process(context.Background(), self, rec.handle); err != nil {
+			t.Fatalf("an event following itself does not wait: %v", err)
+		}
+	})
 }
