@@ -3,7 +3,9 @@
 // slots with or without a lease, renewing leases, rate limits whose slots
 // decay), the v1 tag-limit routes (/concurrency_limits) served by global
 // limits named "tag:<tag>", and the repossessor service that gives back the
-// slots of expired leases.
+// slots of expired leases; and, through the platform's orchestration hook,
+// the task policy's tag concurrency (SecureTaskConcurrencySlots and
+// ReleaseTaskConcurrencySlots, task_rules.go).
 //
 // Taking slots is one conditional UPDATE of every named limit in one
 // transaction (rows locked in id order on PostgreSQL; SQLite's single writer
@@ -29,11 +31,15 @@
 //     active_slots (Prefect revokes and leaves the slots taken); v1 delete
 //     gives back the other limits' slots of the leases it revokes;
 //   - a v1 tag with a character Names refuse is a 422, not a 500;
+//   - a task run's tag slots are taken and given back in the transaction
+//     that writes its state (Prefect takes them in a session of its own),
+//     and a limit of 0 aborts before any slot is taken (Prefect may take the
+//     other tags' slots after aborting and leak them);
 //   - no concurrency-limit events are emitted yet (no events module).
 //
 // Routes: routes.go (limits), routes_slots.go (slots and leases),
-// routes_v1.go (tag limits). Slots: slots.go and sql.go. Storage: repo.go
-// and migrations/.
+// routes_v1.go (tag limits). Task-run rules: task_rules.go. Slots: slots.go
+// and sql.go. Storage: repo.go and migrations/.
 package concurrency
 
 import (
@@ -49,6 +55,7 @@ import (
 	"github.com/prefect-server/prefect-server/platform/db"
 	"github.com/prefect-server/prefect-server/platform/leases"
 	"github.com/prefect-server/prefect-server/platform/migrate"
+	"github.com/prefect-server/prefect-server/platform/orchestration"
 )
 
 //go:embed migrations
@@ -66,6 +73,8 @@ var Module = fx.Module("concurrency",
 	fx.Provide(
 		platform.AsRoutes(newRoutes),
 		platform.AsService(newRepossessor),
+		orchestration.AsTaskRule(secureTaskConcurrencySlots),
+		orchestration.AsTaskTransform(releaseTaskConcurrencySlots),
 		platform.AsMigrations(func() migrate.Set {
 			return migrate.Set{Module: "concurrency", FS: migrationsFS, Dir: "migrations"}
 		}),

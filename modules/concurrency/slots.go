@@ -110,17 +110,9 @@ func (s *slots) take(ctx context.Context, names []string, n int, check func(all,
 func (s *slots) release(ctx context.Context, leaseID uuid.UUID, withOccupancy bool) (bool, error) {
 	released := false
 	err := s.repo.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		h, err := s.repo.deleteHold(ctx, tx, leaseID)
-		if err != nil || h == nil {
-			return err
-		}
-		released = true
-		now := types.Now()
-		occupancy := 0.0
-		if withOccupancy {
-			occupancy = now.Sub(h.Created.Time).Seconds()
-		}
-		return s.repo.sql.give(ctx, tx, h.LimitIDs, h.Slots, occupancy, false, now)
+		var err error
+		released, err = s.releaseIn(ctx, tx, leaseID, withOccupancy)
+		return err
 	})
 	return released, err
 }
