@@ -3,16 +3,13 @@
 All tests share one server, so each one works on the runs it creates.
 """
 
+import time
 from uuid import uuid4
 
-import pytest
 from prefect import flow, task
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentTaskRunId
 from prefect.client.schemas.objects import StateType
 from prefect.states import Completed, Pending, Running
-
-TASK_RUNS_SKIP = "task runs need the events module's task-run recorder (issue 3/5)"
-
 
 def history(client, flow_run_id) -> list[tuple[StateType, str]]:
     return [(s.type, s.name) for s in client.read_flow_run_states(flow_run_id)]
@@ -119,15 +116,34 @@ def test_flow_with_tasks_completes(sync_prefect_client):
     assert state.result() == 6
 
 
+@flow
+def with_many_tasks() -> int:
+    return double(1) + double.submit(2).result() + sum(double.map([3, 4]).result())
+
+
 def test_task_runs_are_recorded(sync_prefect_client):
-    state = with_tasks(return_state=True)
-    runs = sync_prefect_client.read_task_runs(
-        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-    )
-    if not runs:
-        pytest.skip(TASK_RUNS_SKIP)
-    assert len(runs) == 2
-    assert all(r.state.type == StateType.COMPLETED for r in runs)
+    # The client reports task runs only as events; the server's
+    # task_run_recorder turns them into task runs and their states.
+    state = with_many_tasks(return_state=True)
+    assert state.result() == 20
+    flow_run_id = state.state_details.flow_run_id
+    lifecycle = [StateType.PENDING, StateType.RUNNING, StateType.COMPLETED]
+    deadline = time.monotonic() + 20
+    while True:
+        runs = sync_prefect_client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        histories = {r.id: [s.type for s in sync_prefect_client.read_task_run_states(r.id)] for r in runs}
+        done = len(runs) == 4 and all(r.state_type == StateType.COMPLETED for r in runs)
+        if (done and all(h == lifecycle for h in histories.values())) or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert len(runs) == 4
+    assert len({r.dynamic_key for r in runs}) == 4
+    for run in runs:
+        assert run.flow_run_id == flow_run_id
+        assert run.state.type == StateType.COMPLETED
+        assert run.state.state_details.task_run_id == run.id
+        assert run.run_count == 1 and run.start_time is not None and run.end_time is not None
+        assert histories[run.id] == lifecycle
 
 
 async def test_orchestration_results(prefect_client):

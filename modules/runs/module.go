@@ -5,7 +5,9 @@
 //
 // Routes: routes.go, routes_list.go. Model and bodies: model.go, actions.go.
 // Filters: filter.go. Orchestration: orchestrate.go, rules.go,
-// rules_task.go, transforms.go. Storage: repo.go and migrations/.
+// rules_task.go, transforms.go. Storage: repo.go and migrations/. The
+// task_run_recorder service (recorder.go, recorder_write.go) records the
+// task runs clients report as events.
 package runs
 
 import (
@@ -22,7 +24,8 @@ import (
 //go:embed migrations
 var migrationsFS embed.FS
 
-// Module is the runs feature. It needs the flows module (table "flow").
+// Module is the runs feature. It needs the flows module (table "flow") and
+// a broker carrying the events module's topic.
 var Module = fx.Module("runs",
 	fx.Provide(
 		fx.Private,
@@ -31,6 +34,7 @@ var Module = fx.Module("runs",
 	),
 	fx.Provide(
 		platform.AsRoutes(newRoutes),
+		platform.AsService(newRecorder),
 		platform.AsFilter(func() filter.Contributor { return contributors()[0] }),
 		platform.AsFilter(func() filter.Contributor { return contributors()[1] }),
 		platform.AsMigrations(func() migrate.Set { return migrate.Set{Module: "runs", FS: migrationsFS, Dir: "migrations"} }),
