@@ -165,8 +165,22 @@ func (f *flowRunFilter) where() *filter.Where {
 	}
 	w.Group(f.ParentTaskRunID.where("flow_run.parent_task_run_id"))
 	w.Group(f.IdempotencyKey.where("flow_run.idempotency_key"))
-	if c := f.CreatedBy; c != nil && c.IsNull != nil {
-		w.IsNull("flow_run.created_by", *c.IsNull)
+	if c := f.CreatedBy; c != nil {
+		sub := filter.WithOperator(string(c.Operator))
+		if c.ID != nil {
+			ids := make([]string, len(*c.ID))
+			for i, id := range *c.ID {
+				ids[i] = id.String()
+			}
+			sub.JSONFieldIn("flow_run.created_by", "id", ids)
+		}
+		if c.Type != nil {
+			sub.JSONFieldIn("flow_run.created_by", "type", *c.Type)
+		}
+		if c.IsNull != nil {
+			sub.IsNull("flow_run.created_by", *c.IsNull)
+		}
+		w.Group(sub)
 	}
 	return w
 }

@@ -135,6 +135,21 @@ func TestTaskRunsAndSubflows(t *testing.T) {
 		if len(subs) != 1 || subs[0].ID != child.ID {
 			t.Fatalf("subflows %+v", subs)
 		}
+		// No run here has a creator: a creator type or id matches none, is_null_ all.
+		for _, tt := range []struct {
+			give map[string]any
+			want int
+		}{
+			{map[string]any{"type_": []string{"DEPLOYMENT"}}, 0},
+			{map[string]any{"id_": []string{parent.ID}}, 0},
+			{map[string]any{"is_null_": true}, 2},
+		} {
+			var got []run
+			app.JSON(http.MethodPost, "/api/flow_runs/filter", map[string]any{"flow_runs": map[string]any{"created_by": tt.give}}, http.StatusOK, &got)
+			if len(got) != tt.want {
+				t.Fatalf("created_by %v: %d runs, want %d", tt.give, len(got), tt.want)
+			}
+		}
 		// A task cannot start in a flow run that is not running.
 		app.JSON(http.MethodPost, "/api/flow_runs/"+parent.ID+"/set_state", map[string]any{"state": map[string]any{"type": "COMPLETED"}}, http.StatusCreated, nil)
 		var t2 run

@@ -109,6 +109,21 @@ func (w *Where) JSONEmpty(col string, empty bool) *Where {
 	})
 }
 
+// JSONFieldIn adds "the text of key field of the JSON object col is one of
+// vals" (SQLAlchemy's col["field"].astext.in_(vals)); an empty list matches
+// nothing.
+func (w *Where) JSONFieldIn(col, field string, vals []string) *Where {
+	if len(vals) == 0 {
+		return w.Add("1 = 0")
+	}
+	return w.AddFunc(func(d dialect.Name) (string, []any) {
+		if d == dialect.PG {
+			return "(" + col + " ->> '" + field + "') IN (?)", []any{bun.In(vals)}
+		}
+		return "json_extract(" + col + ", '$." + field + "') IN (?)", []any{bun.In(vals)}
+	})
+}
+
 // IsNull adds "col IS NULL" or "col IS NOT NULL".
 func (w *Where) IsNull(col string, isNull bool) *Where {
 	if isNull {
