@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,8 +105,13 @@ type streamLag struct {
 
 func (s *streamLag) wait(ctx context.Context) error {
 	for {
-		lag := s.current(ctx)
-		if err := ctx.Err(); err != nil {
+		lag, err := s.current(ctx)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		// The client can give up on a deadline a moment before the context
+		// reports it; that is the caller's deadline, not an unknown lag.
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return err
 		}
 		if lag < s.limit {
@@ -121,16 +127,16 @@ func (s *streamLag) wait(ctx context.Context) error {
 
 // current is the group's lag, asked at most every s.every; an unknown lag
 // (older Redis, no group yet, an error) does not hold publishers back.
-func (s *streamLag) current(ctx context.Context) int64 {
+func (s *streamLag) current(ctx context.Context) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if time.Since(s.checked) < s.every {
-		return s.lag
+		return s.lag, nil
 	}
 	s.checked, s.lag = time.Now(), 0
 	groups, err := s.client.Do(ctx, s.client.B().XinfoGroups().Key(Topic).Build()).ToArray()
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	for _, g := range groups {
 		m, err := g.AsMap()
@@ -145,7 +151,7 @@ func (s *streamLag) current(ctx context.Context) int64 {
 			s.lag = lag
 		}
 	}
-	return s.lag
+	return s.lag, nil
 }
 
 func (s *streamLag) add(int)       {}

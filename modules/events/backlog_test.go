@@ -72,15 +72,15 @@ func TestRedisBroker(t *testing.T) {
 	srv.waitTotal(t, map[string]any{"event": map[string]any{"name": []string{"test.redis"}}}, 20)
 
 	lag := &streamLag{client: rc, group: persisterGroup, limit: 5, every: time.Millisecond}
-	if got := lag.current(ctx); got != 0 {
-		t.Fatalf("lag of a caught-up persister = %d", got)
+	if got, err := lag.current(ctx); err != nil || got != 0 {
+		t.Fatalf("lag of a caught-up persister = %d (%v)", got, err)
 	}
 	other := &streamLag{client: rc, group: "nobody-reads", limit: 5, every: time.Millisecond}
 	if err := rc.Do(ctx, rc.B().XgroupCreate().Key(Topic).Group("nobody-reads").Id("0").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
-	if got := other.current(ctx); got < 20 {
-		t.Fatalf("lag of a group that read nothing = %d, want at least 20", got)
+	if got, err := other.current(ctx); err != nil || got < 20 {
+		t.Fatalf("lag of a group that read nothing = %d (%v), want at least 20", got, err)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
