@@ -1,0 +1,45 @@
+// Package workpools is the work pools feature: work pools with their base
+// job template, work queues (pool-scoped and the legacy /work_queues/
+// routes) with Prefect's priorities, workers and their heartbeats, the
+// worker's poll for scheduled flow runs, and the foreman service that marks
+// silent workers, pools and queues offline / not ready.
+//
+// Other modules reach it only through *Lookup (lookup.go), which resolves
+// pool and queue names to queue ids, creating queues as Prefect's
+// deployment create does, and reads names back for responses.
+//
+// Model: model.go. Shared writes: store.go. Events: events.go. Storage:
+// migrations/.
+package workpools
+
+import (
+	"embed"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/prefect-server/prefect-server/modules/events"
+	"github.com/prefect-server/prefect-server/platform"
+	"github.com/prefect-server/prefect-server/platform/db"
+	"github.com/prefect-server/prefect-server/platform/migrate"
+)
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// Module is the work pools feature. It needs the runs module (table
+// flow_run) and the events module's Emitter.
+var Module = fx.Module("workpools",
+	fx.Provide(
+		fx.Private,
+		func(d *db.DB, em events.Emitter, log *zap.Logger) *store {
+			return &store{db: d, events: &poolEvents{emitter: em, log: log.Named("workpools")}}
+		},
+	),
+	fx.Provide(
+		func(s *store) *Lookup { return &Lookup{store: s} },
+		platform.AsMigrations(func() migrate.Set {
+			return migrate.Set{Module: "workpools", FS: migrationsFS, Dir: "migrations"}
+		}),
+	),
+)
