@@ -18,8 +18,8 @@ func newRoutes(pools *poolRepo, sched *scheduler, cfg config.API) api.Routes {
 	poll := &pollHandlers{sched: sched, cfg: cfg}
 	return api.Routes{Module: "workpools", Routes: []api.Route{
 		{Method: http.MethodPost, Path: "/work_pools", Handler: p.create},
-		{Method: http.MethodPost, Path: "/work_pools/filter", Handler: p.pools.Filter},
-		{Method: http.MethodPost, Path: "/work_pools/count", Handler: p.pools.CountHandler},
+		{Method: http.MethodPost, Path: "/work_pools/filter", Handler: p.filter},
+		{Method: http.MethodPost, Path: "/work_pools/count", Handler: p.count},
 		{Method: http.MethodGet, Path: "/work_pools/{name}", Handler: p.read},
 		{Method: http.MethodPatch, Path: "/work_pools/{name}", Handler: p.update},
 		{Method: http.MethodDelete, Path: "/work_pools/{name}", Handler: p.delete},

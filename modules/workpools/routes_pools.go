@@ -1,7 +1,6 @@
 package workpools
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -29,18 +28,57 @@ func orPoolNotFound(err error, name string) error {
 }
 
 type poolHandlers struct {
-	repo  *poolRepo
-	pools *api.Lister[poolResponse]
+	repo *poolRepo
+	cfg  config.API
 }
 
 func newPoolHandlers(r *poolRepo, cfg config.API) *poolHandlers {
-	return &poolHandlers{repo: r, pools: &api.Lister[poolResponse]{
-		DefaultLimit: cfg.DefaultLimit, Keys: []string{keyPools},
-		List: func(ctx context.Context, f api.Filters, _ string, limit, offset int) ([]poolResponse, error) {
-			return r.listPools(ctx, f, limit, offset)
-		},
-		Count: r.countPools,
-	}}
+	return &poolHandlers{repo: r, cfg: cfg}
+}
+
+// decodeFilter reads a list body: the filter under key, plus limit and
+// offset when page is not nil (Prefect's work pool lists have no sort).
+func decodeFilter(r *http.Request, key string, page *api.Page) (api.Filters, error) {
+	var raw []byte
+	params := api.Params{key: (*rawJSON)(&raw)}
+	if page != nil {
+		for k, v := range page.Params() {
+			params[k] = v
+		}
+	}
+	if err := api.DecodeParams(r, params); err != nil {
+		return nil, err
+	}
+	return api.Filters{key: raw}, nil
+}
+
+func (h *poolHandlers) filter(w http.ResponseWriter, r *http.Request) error {
+	var page api.Page
+	f, err := decodeFilter(r, keyPools, &page)
+	if err != nil {
+		return err
+	}
+	limit, err := page.Resolve(h.cfg.DefaultLimit)
+	if err != nil {
+		return err
+	}
+	out, err := h.repo.listPools(r.Context(), f, limit, page.Offset)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *poolHandlers) count(w http.ResponseWriter, r *http.Request) error {
+	f, err := decodeFilter(r, keyPools, nil)
+	if err != nil {
+		return err
+	}
+	n, err := h.repo.countPools(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, n)
 }
 
 func (h *poolHandlers) create(w http.ResponseWriter, r *http.Request) error {

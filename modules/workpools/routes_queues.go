@@ -35,19 +35,14 @@ type queueHandlers struct {
 	cfg  config.API
 }
 
-// listParams decodes the body of a queue list: work_queues, limit, offset.
+// list decodes a queue list body (work_queues, limit, offset) and lists
+// the queues of one pool, or all (legacy route) when poolID is nil.
 func (h *queueHandlers) list(r *http.Request, poolID *uuid.UUID) ([]queueResponse, error) {
-	var (
-		page api.Page
-		f    = api.Filters{}
-		raw  []byte
-	)
-	params := page.Params()
-	params[keyQueues] = (*rawJSON)(&raw)
-	if err := api.DecodeParams(r, params); err != nil {
+	var page api.Page
+	f, err := decodeFilter(r, keyQueues, &page)
+	if err != nil {
 		return nil, err
 	}
-	f[keyQueues] = raw
 	limit, err := page.Resolve(h.cfg.DefaultLimit)
 	if err != nil {
 		return nil, err

@@ -100,13 +100,9 @@ func upsertWorker(ctx context.Context, tx bun.IDB, pool *WorkPool, name string, 
 
 func (h *workerHandlers) filter(w http.ResponseWriter, r *http.Request) error {
 	poolName := api.PathVar(r, "work_pool_name")
-	var (
-		page api.Page
-		raw  []byte
-	)
-	params := page.Params()
-	params[keyWorkers] = (*rawJSON)(&raw)
-	if err := api.DecodeParams(r, params); err != nil {
+	var page api.Page
+	f, err := decodeFilter(r, keyWorkers, &page)
+	if err != nil {
 		return err
 	}
 	limit, err := page.Resolve(h.cfg.DefaultLimit)
@@ -118,7 +114,7 @@ func (h *workerHandlers) filter(w http.ResponseWriter, r *http.Request) error {
 		return orPoolNotFound(err, poolName)
 	}
 	workers := []Worker{}
-	q, err := h.pools.filters.Own(h.pools.db.Read.NewSelect().Model(&workers), keyWorkers, raw)
+	q, err := h.pools.filters.Own(h.pools.db.Read.NewSelect().Model(&workers), keyWorkers, f[keyWorkers])
 	if err != nil {
 		return err
 	}
