@@ -229,7 +229,7 @@ def test_scheduled_runs_priority_limits_and_filters(sync_prefect_client, api):
     high = scheduled_run(api, flow_id, pool, "high")
     default = scheduled_run(api, flow_id, pool)  # pool only: its default queue
     assert high["work_pool_name"] == pool and high["work_queue_name"] == "high"
-    assert default["work_queue_name"] is None and default["work_pool_name"] == pool
+    assert default["work_queue_name"] == "default" and default["work_pool_name"] == pool
 
     responses = client.get_scheduled_flow_runs_for_work_pool(pool, scheduled_before=now("UTC"))
     ids = [str(r.flow_run.id) for r in responses]
