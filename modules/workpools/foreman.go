@@ -18,9 +18,9 @@ import (
 // foremanSettings are Prefect's PREFECT_SERVER_SERVICES_FOREMAN_* settings
 // this module applies (the deployment timeout belongs to deployments).
 type foremanSettings struct {
-	Loop                  time.Duration
-	InactivityMultiple    int
-	FallbackInterval      int
+	Loop                   time.Duration
+	InactivityMultiple     int
+	FallbackInterval       int
 	QueueLastPolledTimeout time.Duration
 }
 
