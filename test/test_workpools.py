@@ -311,3 +311,29 @@ def test_collection_view_bundled(api):
     assert process["type"] == "process"
     assert "job_configuration" in process["default_base_job_configuration"]
     assert api.get("/collections/views/not-a-view").status_code == 404
+
+
+def test_concurrency_status(sync_prefect_client, api):
+    client = sync_prefect_client
+    pool = unique("conc")
+    client.create_work_pool(WorkPoolCreate(name=pool, type="process", concurrency_limit=4))
+    wq = client.create_work_queue(name="busy", work_pool_name=pool, concurrency_limit=2)
+    flow_id = client.create_flow_from_name(unique("conc-flow"))
+    running = []
+    for _ in range(3):
+        run = scheduled_run(api, flow_id, pool, "busy")
+        resp = api.post(f"/flow_runs/{run['id']}/set_state", json={"state": {"type": "RUNNING"}, "force": True})
+        assert resp.status_code == 201, resp.text
+        running.append(run["id"])
+
+    status = client.read_work_pool_concurrency_status(pool, flow_run_limit=2)
+    assert status.active_slots == 3 and status.concurrency_limit == 4
+    assert status.count == 2 and status.page == 1
+    busy = next(q for q in status.queues if q.queue_name == "busy")
+    assert busy.active_slots == 3 and busy.flow_run_count == 3 and busy.concurrency_limit == 2
+    assert len(busy.flow_runs) == 2 and all(r.state_name == "Running" for r in busy.flow_runs)
+
+    qstatus = client.read_work_queue_concurrency_status(wq.id, limit=2)
+    assert qstatus.active_slots == 3 and qstatus.count == 3 and qstatus.pages == 2
+    assert {str(r.id) for r in qstatus.flow_runs} <= set(running) and len(qstatus.flow_runs) == 2
+    assert client.read_work_pool(pool).active_slots == 3
