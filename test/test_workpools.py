@@ -337,3 +337,47 @@ def test_concurrency_status(sync_prefect_client, api):
     assert qstatus.active_slots == 3 and qstatus.count == 3 and qstatus.pages == 2
     assert {str(r.id) for r in qstatus.flow_runs} <= set(running) and len(qstatus.flow_runs) == 2
     assert client.read_work_pool(pool).active_slots == 3
+
+
+def test_server_side_events(sync_prefect_client, api):
+    """Pool and queue lifecycle events, as Prefect's server emits them."""
+    import time
+
+    client = sync_prefect_client
+    pool = unique("events")
+    created = client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+    wq = client.create_work_queue(name="eq", work_pool_name=pool)
+    client.send_worker_heartbeat(pool, "w1")
+    client.update_work_pool(pool, WorkPoolUpdate(description="changed"))
+    client.delete_work_queue_by_id(wq.id)
+
+    want = {
+        "prefect.work-pool.created",
+        "prefect.work-pool.not-ready",
+        "prefect.work-pool.ready",
+        "prefect.work-pool.updated",
+        "prefect.work-queue.created",
+        "prefect.work-queue.deleted",
+    }
+    body = {"filter": {"any_resource": {"id": [f"prefect.work-pool.{created.id}", f"prefect.work-queue.{wq.id}"]}}, "limit": 50}
+    deadline = time.monotonic() + 30
+    while True:
+        resp = api.post("/events/filter", json=body)
+        assert resp.status_code == 200, resp.text
+        events = resp.json()["events"]
+        names = {e["event"] for e in events}
+        if want <= names or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert want <= names, names
+
+    by_name = {e["event"]: e for e in events}
+    ready = by_name["prefect.work-pool.ready"]
+    assert ready["resource"]["prefect.resource.name"] == pool
+    assert ready["resource"]["prefect.work-pool.type"] == "process"
+    updated = by_name["prefect.work-pool.updated"]
+    assert updated["payload"]["updated_fields"] == ["description"]
+    assert updated["payload"]["updates"]["description"] == {"from": None, "to": "changed"}
+    queue_created = by_name["prefect.work-queue.created"]
+    assert queue_created["related"][0]["prefect.resource.id"] == f"prefect.work-pool.{created.id}"
+    assert queue_created["related"][0]["prefect.resource.role"] == "work-pool"
