@@ -8,6 +8,15 @@
 // rules_task.go, transforms.go. Storage: repo.go and migrations/. The
 // task_run_recorder service (recorder.go, recorder_write.go) records the
 // task runs clients report as events.
+//
+// Every validated flow-run state change emits Prefect's
+// prefect.flow-run.<State name> event through the events module's Emitter
+// once its transaction commits (events.go). Its related resources are the
+// flow, the parent task run, their tags, the creator, and whatever other
+// modules contribute: a module that owns objects a run points at (the
+// deployment, its work queue and pool) provides a RelatedResources function
+// with AsRelatedResources; it gets a RelatedRunRef and the state's
+// transaction.
 package runs
 
 import (
@@ -30,7 +39,10 @@ var Module = fx.Module("runs",
 	fx.Provide(
 		fx.Private,
 		newPolicies,
-		func(d *db.DB, f *filter.Registry, p *policies) *repo { return &repo{db: d, filters: f, policies: p} },
+		newStateEvents,
+		func(d *db.DB, f *filter.Registry, p *policies, e *stateEvents) *repo {
+			return &repo{db: d, events: e, filters: f, policies: p}
+		},
 	),
 	fx.Provide(
 		platform.AsRoutes(newRoutes),

@@ -73,6 +73,9 @@ func (r *repo) setFlowRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, pr
 	if _, err := tx.NewUpdate().Model(&run).Column(cols...).WherePK().Exec(ctx); err != nil {
 		return nil, fmt.Errorf("update flow run %s: %w", id, db.Translate(err))
 	}
+	if err := r.events.record(ctx, tx, &run, t); err != nil {
+		return nil, err
+	}
 	return &o.Result{State: t.Validated, Status: t.Status, Details: t.Details}, nil
 }
 
