@@ -3,9 +3,10 @@
 // history, and orchestrate their state transitions through the core
 // policies plus the rules other modules contribute (platform/orchestration).
 //
-// Routes: routes.go, routes_list.go. Model and bodies: model.go, actions.go.
+// Routes: routes.go, routes_list.go, resume.go (POST /flow_runs/{id}/resume)
+// and input.go (the flow_run_input key/value store of paused runs). Model and bodies: model.go, actions.go.
 // Filters: filter.go. Orchestration: orchestrate.go, rules.go,
-// rules_task.go, transforms.go. Storage: repo.go and migrations/. The
+// rules_pause.go, rules_task.go, transforms.go. Storage: repo.go and migrations/. The
 // task_run_recorder service (recorder.go, recorder_write.go) records the
 // task runs clients report as events.
 //
