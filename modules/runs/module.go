@@ -8,7 +8,8 @@
 // Filters: filter.go. Orchestration: orchestrate.go, rules.go,
 // rules_pause.go, rules_task.go, transforms.go. Storage: repo.go and migrations/. The
 // task_run_recorder service (recorder.go, recorder_write.go) records the
-// task runs clients report as events.
+// task runs clients report as events. services.go holds the late_runs,
+// pause_expirations and cancellation_cleanup services.
 //
 // Every validated flow-run state change emits Prefect's
 // prefect.flow-run.<State name> event through the events module's Emitter
@@ -29,6 +30,7 @@ import (
 	"github.com/prefect-server/prefect-server/platform/db"
 	"github.com/prefect-server/prefect-server/platform/filter"
 	"github.com/prefect-server/prefect-server/platform/migrate"
+	"github.com/prefect-server/prefect-server/platform/services"
 )
 
 //go:embed migrations
@@ -41,6 +43,7 @@ var Module = fx.Module("runs",
 		fx.Private,
 		newPolicies,
 		newStateEvents,
+		newRunServices,
 		func(d *db.DB, f *filter.Registry, p *policies, e *stateEvents) *repo {
 			return &repo{db: d, events: e, filters: f, policies: p}
 		},
@@ -48,6 +51,9 @@ var Module = fx.Module("runs",
 	fx.Provide(
 		platform.AsRoutes(newRoutes),
 		platform.AsService(newRecorder),
+		platform.AsService(func(s *runServices) services.Service { return s.lateRuns() }),
+		platform.AsService(func(s *runServices) services.Service { return s.pauseExpirations() }),
+		platform.AsService(func(s *runServices) services.Service { return s.cancellationCleanup() }),
 		platform.AsFilter(func() filter.Contributor { return contributors()[0] }),
 		platform.AsFilter(func() filter.Contributor { return contributors()[1] }),
 		platform.AsMigrations(func() migrate.Set { return migrate.Set{Module: "runs", FS: migrationsFS, Dir: "migrations"} }),

@@ -17,6 +17,8 @@ import (
 // and transforms plus what other modules contribute.
 type policies struct {
 	flow, flowForced, task, taskForced *o.Policy
+	// markLate is MarkLateRunsPolicy, for the late_runs service.
+	markLate *o.Policy
 }
 
 func newPolicies(c o.Contributions) *policies {
@@ -28,11 +30,22 @@ func newPolicies(c o.Contributions) *policies {
 		flowForced: o.NewPolicy(append(forced.Rules, preventResultDataLoss()), forced.Transforms),
 		task:       task,
 		taskForced: task.Forced(),
+		markLate:   o.NewPolicy([]o.Rule{ensureOnlyScheduledFlowsMarkedLate()}, flowTransforms()),
 	}
 }
 
 // setFlowRunState orchestrates a proposed state for a flow run in tx.
 func (r *repo) setFlowRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, proposed *o.State, force bool, params map[string]any) (*o.Result, error) {
+	p := r.policies.flow
+	if force {
+		p = r.policies.flowForced
+	}
+	return r.setFlowRunStateWith(ctx, tx, id, proposed, p, params)
+}
+
+// setFlowRunStateWith orchestrates a proposed state for a flow run in tx
+// through policy p (the services use their own, e.g. MarkLateRunsPolicy).
+func (r *repo) setFlowRunStateWith(ctx context.Context, tx bun.IDB, id uuid.UUID, proposed *o.State, p *o.Policy, params map[string]any) (*o.Result, error) {
 	var run FlowRun
 	q := tx.NewSelect().Model(&run).Relation("StateRow").Where("flow_run.id = ?", id)
 	if r.db.IsPostgres() {
@@ -40,10 +53,6 @@ func (r *repo) setFlowRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, pr
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read flow run %s: %w", id, db.Translate(err))
-	}
-	p := r.policies.flow
-	if force {
-		p = r.policies.flowForced
 	}
 	orun := &o.Run{ID: run.ID, FlowID: run.FlowID, DeploymentID: run.DeploymentID, ParentTaskRunID: run.ParentTaskRunID,
 		InfrastructurePID: run.InfrastructurePID, Tags: run.Tags, RunCount: run.RunCount,

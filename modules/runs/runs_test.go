@@ -17,6 +17,7 @@ type state struct {
 	Type         string         `json:"type"`
 	Name         string         `json:"name"`
 	StateDetails map[string]any `json:"state_details"`
+	Message      *string        `json:"message"`
 }
 
 type run struct {
