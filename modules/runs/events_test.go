@@ -3,6 +3,7 @@ package runs_test
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -93,3 +94,22 @@ func TestFlowRunStateEvents(t *testing.T) {
 		}
 	})
 }
+
+func TestUnnamedRunsGetASlugName(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d config.Dialect) {
+		app := platformtest.New(t, d, flows.Module, events.Module, runs.Module)
+		seen := map[string]bool{}
+		for range 5 {
+			r := newFlowRun(t, app, map[string]any{})
+			if !slugName.MatchString(r.Name) {
+				t.Fatalf("run name %q is not an adjective-animal slug", r.Name)
+			}
+			seen[r.Name] = true
+		}
+		if len(seen) < 2 {
+			t.Errorf("5 runs share names: %v", seen)
+		}
+	})
+}
+
+var slugName = regexp.MustCompile(`^[a-z]+-[a-z]+$`)
