@@ -144,7 +144,7 @@ func validationMessage(e *jsonschema.ValidationError, input any) string {
 	}
 	msg := "Validation failed."
 	if len(e.InstanceLocation) > 0 {
-		msg = fmt.Sprintf("Validation failed for field '%s'.", strings.Join(e.InstanceLocation, "."))
+		msg = fmt.Sprintf("Validation failed for field '%s'.", jsonPath(input, e.InstanceLocation))
 	}
 	var reason string
 	switch k := e.ErrorKind.(type) {
@@ -164,6 +164,29 @@ func quoteAll(ws []string) string {
 		q[i] = "'" + w + "'"
 	}
 	return strings.Join(q, ", ")
+}
+
+// jsonPath is jsonschema's json_path of loc without its "$.": b[0].c.
+func jsonPath(input any, loc []string) string {
+	var b strings.Builder
+	v := input
+	for _, seg := range loc {
+		switch c := v.(type) {
+		case []any:
+			b.WriteString("[" + seg + "]")
+			if n, err := strconv.Atoi(seg); err == nil && n >= 0 && n < len(c) {
+				v = c[n]
+			}
+			continue
+		case map[string]any:
+			v = c[seg]
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
 }
 
 // pyRepr is Python's repr of the JSON value at loc in input.
