@@ -247,3 +247,61 @@ def test_flow_run_state_events(sync_prefect_client, api):
     assert ("prefect.tag.ev-tag", "tag") in related
     assert done["payload"]["intended"] == {"from": "RUNNING", "to": "COMPLETED"}
     assert done["payload"]["validated_state"] == {"type": "COMPLETED", "name": "Completed"}
+
+
+BACKGROUND_TASKS = textwrap.dedent(
+    """
+    from prefect import task
+
+    @task
+    def add(x: int, y: int) -> int:
+        return x + y
+    """
+)
+
+SERVE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from prefect.task_worker import serve
+    from background_tasks import add
+    serve(add)
+    """
+)
+
+
+def test_background_task_runs_on_a_task_worker(tmp_path, monkeypatch, api, sync_prefect_client):
+    (tmp_path / "background_tasks.py").write_text(BACKGROUND_TASKS)
+    (tmp_path / "serve_tasks.py").write_text(SERVE_SCRIPT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from background_tasks import add
+
+    worker = subprocess.Popen(
+        [sys.executable, str(tmp_path / "serve_tasks.py"), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+
+        def subscribed():
+            if worker.poll() is not None:
+                pytest.fail(f"task worker exited:\n{worker.stdout.read()}")
+            resp = api.post("/task_workers/filter", json={"task_worker_filter": {"task_keys": [add.task_key]}})
+            resp.raise_for_status()
+            return resp.json()
+
+        (listed,) = poll("the task worker to subscribe", subscribed)
+        assert listed["task_keys"] == [add.task_key]
+
+        future = add.delay(2, 3)
+        assert future.result(timeout=DEADLINE) == 5
+        # the task run is recorded from the worker's events: poll for it
+        run = poll(
+            "the background task run to be recorded Completed",
+            lambda: (r := sync_prefect_client.read_task_run(future.task_run_id)).state.is_completed() and r,
+        )
+        assert run.flow_run_id is None
+    finally:
+        worker.kill()
+        worker.wait(timeout=30)

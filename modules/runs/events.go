@@ -75,10 +75,19 @@ func newStateEvents(in stateEventsIn) *stateEvents {
 	return &stateEvents{emitter: in.Emitter, related: in.Related, log: in.Log.Named("runs.events")}
 }
 
-// outbox holds the events of one transaction until it commits.
+// outbox holds the events of one transaction, and what else must wait for
+// its commit, until it commits.
 type outbox struct {
 	mu     sync.Mutex
 	events []*events.Event
+	after  []func(ctx context.Context) error
+}
+
+// afterCommit queues fn to run once the transaction has committed.
+func (b *outbox) afterCommit(fn func(ctx context.Context) error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.after = append(b.after, fn)
 }
 
 type outboxKey struct{}
@@ -279,5 +288,10 @@ func (r *repo) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) e
 		return err
 	}
 	r.events.flush(ctx, box)
+	for _, after := range box.after {
+		if err := after(ctx); err != nil {
+			return fmt.Errorf("after commit: %w", err)
+		}
+	}
 	return nil
 }

@@ -9,7 +9,11 @@
 // rules_pause.go, rules_task.go, transforms.go. Storage: repo.go and migrations/. The
 // task_run_recorder service (recorder.go, recorder_write.go) records the
 // task runs clients report as events. services.go holds the late_runs,
-// pause_expirations and cancellation_cleanup services.
+// pause_expirations and cancellation_cleanup services. Background tasks
+// (task.delay(), `prefect task serve`): background.go (BackgroundTaskPolicy,
+// the per-task-key queues, the task-worker registry) and
+// background_routes.go (the /task_runs/subscriptions/scheduled websocket,
+// /task_workers/filter).
 //
 // Every validated flow-run state change emits Prefect's
 // prefect.flow-run.<State name> event through the events module's Emitter
@@ -44,6 +48,8 @@ var Module = fx.Module("runs",
 		newPolicies,
 		newStateEvents,
 		newRunServices,
+		newTaskQueues,
+		newBackground,
 		func(d *db.DB, f *filter.Registry, p *policies, e *stateEvents) *repo {
 			return &repo{db: d, events: e, filters: f, policies: p}
 		},

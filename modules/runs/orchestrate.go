@@ -19,9 +19,11 @@ type policies struct {
 	flow, flowForced, task, taskForced *o.Policy
 	// markLate is MarkLateRunsPolicy, for the late_runs service.
 	markLate *o.Policy
+	// background is BackgroundTaskPolicy, for deferred task runs.
+	background *o.Policy
 }
 
-func newPolicies(c o.Contributions) *policies {
+func newPolicies(c o.Contributions, q *taskQueues) *policies {
 	flow := o.NewPolicy(append(coreFlowRules(), c.FlowRules...), append(flowTransforms(), c.FlowTransforms...))
 	task := o.NewPolicy(append(coreTaskRules(), c.TaskRules...), append(taskTransforms(), c.TaskTransforms...))
 	forced := flow.Forced()
@@ -31,6 +33,7 @@ func newPolicies(c o.Contributions) *policies {
 		task:       task,
 		taskForced: task.Forced(),
 		markLate:   o.NewPolicy([]o.Rule{ensureOnlyScheduledFlowsMarkedLate()}, flowTransforms()),
+		background: o.NewPolicy(backgroundTaskRules(c.TaskRules, q), append(taskTransforms(), c.TaskTransforms...)),
 	}
 }
 
@@ -101,6 +104,9 @@ func (r *repo) setTaskRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, pr
 	p := r.policies.task
 	if force {
 		p = r.policies.taskForced
+	}
+	if d := proposed.StateDetails.Deferred; d != nil && *d {
+		p = r.policies.background // whether forced or not, as Prefect's set_task_run_state
 	}
 	orun := &o.Run{ID: run.ID, FlowRunID: run.FlowRunID, Tags: run.Tags, TaskKey: run.TaskKey, RunCount: run.RunCount,
 		FlowRunRunCount: run.FlowRunRunCount, ExpectedStartTime: run.ExpectedStartTime, NextScheduledStartTime: run.NextScheduledStartTime,

@@ -90,7 +90,7 @@ func (r *repo) setState(ctx context.Context, kind o.Kind, id uuid.UUID, s *o.Sta
 func (r *repo) createTaskRun(ctx context.Context, run *TaskRun, state *o.State, params map[string]any) (*TaskRun, bool, error) {
 	inserted := false
 	id := run.ID
-	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := r.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewInsert().Model(run).On("CONFLICT DO NOTHING").Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("insert task run: %w", db.Translate(err))

@@ -219,8 +219,9 @@ func pyRepr(input any, loc []string) string {
 	return string(b)
 }
 
-// lifecycleRoutes are the pause/resume and input routes.
+// lifecycleRoutes are the pause/resume, input and background-task routes.
 func (h *handlers) lifecycleRoutes() []api.Route {
 	in := &inputHandlers{db: h.repo.db}
-	return append(in.routes(), api.Route{Method: http.MethodPost, Path: "/flow_runs/{id}/resume", Handler: h.resumeFlowRun})
+	routes := append(in.routes(), h.background.routes()...)
+	return append(routes, api.Route{Method: http.MethodPost, Path: "/flow_runs/{id}/resume", Handler: h.resumeFlowRun})
 }

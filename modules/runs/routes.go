@@ -46,12 +46,13 @@ var (
 )
 
 type handlers struct {
-	repo *repo
-	cfg  config.API
+	repo       *repo
+	cfg        config.API
+	background *background
 }
 
-func newRoutes(r *repo, cfg config.API) api.Routes {
-	h := &handlers{repo: r, cfg: cfg}
+func newRoutes(r *repo, cfg config.API, b *background) api.Routes {
+	h := &handlers{repo: r, cfg: cfg, background: b}
 	flowRuns := &api.Lister[FlowRun]{DefaultLimit: cfg.DefaultLimit, Sorts: flowRunSortNames, DefaultSort: "ID_DESC",
 		Keys: flowRunKeys, List: r.listFlowRuns, Count: r.countFlowRuns}
 	taskRuns := &api.Lister[TaskRun]{DefaultLimit: cfg.DefaultLimit, Sorts: taskRunSortNames, DefaultSort: "ID_DESC",
