@@ -89,7 +89,7 @@ func (b *background) subscribe(w http.ResponseWriter, r *http.Request) {
 	defer b.wg.Done()
 	stop := context.AfterFunc(r.Context(), cancel)
 	defer stop()
-	conn := api.AcceptPrefectSocket(ctx, w, r, b.auth)
+	conn := api.AcceptPrefectSocket(ctx, w, r, b.auth, nil)
 	if conn == nil {
 		return
 	}

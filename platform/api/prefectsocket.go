@@ -18,9 +18,11 @@ import (
 // routes: a client offering the "prefect" subprotocol must first send
 // {"type": "auth", "token": ...} (checked against authString when one is
 // set) and is answered {"type": "auth_success"}; a client without it is
-// accepted as a legacy client unless authentication is configured. It
-// returns nil when the connection was refused or closed.
-func AcceptPrefectSocket(ctx context.Context, w http.ResponseWriter, r *http.Request, authString string) *websocket.Conn {
+// accepted as a legacy client unless authentication is configured. onPing,
+// when set, sees the client's pings. It returns nil when the connection was
+// refused or closed.
+func AcceptPrefectSocket(ctx context.Context, w http.ResponseWriter, r *http.Request, authString string,
+	onPing func(ctx context.Context, payload []byte) bool) *websocket.Conn {
 	offered := false
 	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
 		for _, p := range strings.Split(h, ",") {
@@ -35,6 +37,7 @@ func AcceptPrefectSocket(ctx context.Context, w http.ResponseWriter, r *http.Req
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{"prefect"},
 		InsecureSkipVerify: true, // Prefect checks no Origin; the auth handshake is the protection
+		OnPingReceived:     onPing,
 	})
 	if err != nil {
 		return nil // Accept has answered the client
