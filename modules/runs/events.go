@@ -66,7 +66,9 @@ type stateEvents struct {
 
 type stateEventsIn struct {
 	fx.In
-	Emitter events.Emitter
+	// Emitter is optional so that the runs module can be tested with the
+	// modules it needs alone; every build has the events module.
+	Emitter events.Emitter `optional:"true"`
 	Related []RelatedResources `group:"runs.related_resources"`
 	Log     *zap.Logger
 }
@@ -121,7 +123,7 @@ func (s *stateEvents) flush(ctx context.Context, box *outbox) {
 // InstrumentFlowRunStateTransitions) and queues it in ctx's outbox.
 func (s *stateEvents) record(ctx context.Context, tx bun.IDB, run *FlowRun, t *o.Transition) error {
 	box, _ := ctx.Value(outboxKey{}).(*outbox)
-	if s == nil || box == nil || t.Nullified() || t.Validated == nil {
+	if s == nil || s.emitter == nil || box == nil || t.Nullified() || t.Validated == nil {
 		return nil
 	}
 	related, err := s.relatedResources(ctx, tx, run)
