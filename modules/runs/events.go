@@ -68,7 +68,7 @@ type stateEventsIn struct {
 	fx.In
 	// Emitter is optional so that the runs module can be tested with the
 	// modules it needs alone; every build has the events module.
-	Emitter events.Emitter `optional:"true"`
+	Emitter events.Emitter     `optional:"true"`
 	Related []RelatedResources `group:"runs.related_resources"`
 	Log     *zap.Logger
 }
