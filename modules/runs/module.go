@@ -3,7 +3,10 @@
 // history, and orchestrate their state transitions through the core
 // policies plus the rules other modules contribute (platform/orchestration).
 //
-// Routes: routes.go, routes_list.go. Model and bodies: model.go, actions.go.
+// Routes: routes.go, routes_list.go; history, lateness, graph, bulk
+// operations, labels, logs download and the UI routes in
+// routes_features.go (history.go, graph.go, bulk.go, logs_download.go,
+// ui.go, dashboard.go). Model and bodies: model.go, actions.go.
 // Filters: filter.go. Orchestration: orchestrate.go, rules.go,
 // rules_task.go, transforms.go. Storage: repo.go and migrations/. The
 // task_run_recorder service (recorder.go, recorder_write.go) records the
@@ -24,8 +27,8 @@ import (
 //go:embed migrations
 var migrationsFS embed.FS
 
-// Module is the runs feature. It needs the flows module (table "flow") and
-// a broker carrying the events module's topic.
+// Module is the runs feature. It needs the flows module (table "flow"),
+// the logs module's Reader and a broker carrying the events module's topic.
 var Module = fx.Module("runs",
 	fx.Provide(
 		fx.Private,
@@ -34,6 +37,7 @@ var Module = fx.Module("runs",
 	),
 	fx.Provide(
 		platform.AsRoutes(newRoutes),
+		platform.AsRoutes(newFeatureRoutes),
 		platform.AsService(newRecorder),
 		platform.AsFilter(func() filter.Contributor { return contributors()[0] }),
 		platform.AsFilter(func() filter.Contributor { return contributors()[1] }),
