@@ -3,6 +3,7 @@ package runs
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 
@@ -77,4 +78,27 @@ func invalid(r *http.Request, errs []api.FieldError) error {
 // answers (its body has exception_message, not detail).
 func objectNotFound(w http.ResponseWriter, message string) error {
 	return api.WriteJSON(w, http.StatusNotFound, map[string]string{"exception_message": message})
+}
+
+// withKeptBody fills a 422's request_body from r's kept body when the
+// error was raised on a part of it (a filter decoded on its own).
+func withKeptBody(r *http.Request, err error) error {
+	var verr *api.ValidationError
+	if errors.As(err, &verr) && verr.Body == nil {
+		if k, ok := r.Body.(keptBody); ok && json.Valid(k.raw) {
+			verr.Body = json.RawMessage(k.raw)
+		}
+	}
+	return err
+}
+
+// bodyMissing reports whether r's kept body is empty or null, which a
+// route whose whole body is one required value rejects as missing.
+func bodyMissing(r *http.Request) bool {
+	k, ok := r.Body.(keptBody)
+	if !ok {
+		return false
+	}
+	b := bytes.TrimSpace(k.raw)
+	return len(b) == 0 || string(b) == "null"
 }

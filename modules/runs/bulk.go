@@ -47,7 +47,7 @@ func (h *featureHandlers) bulkDelete(w http.ResponseWriter, r *http.Request) err
 	}
 	ids, err := h.repo.matchingFlowRunIDs(r.Context(), fs, limit)
 	if err != nil {
-		return err
+		return withKeptBody(r, err)
 	}
 	deleted := []uuid.UUID{}
 	if len(ids) > 0 {
@@ -107,7 +107,7 @@ func (h *featureHandlers) bulkSetState(w http.ResponseWriter, r *http.Request) e
 	}
 	ids, err := h.repo.matchingFlowRunIDs(r.Context(), fs, limit)
 	if err != nil {
-		return err
+		return withKeptBody(r, err)
 	}
 	results := []bulkResult{}
 	params := orchestrationParams(r)
@@ -135,12 +135,13 @@ func (h *featureHandlers) patchLabels(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
+	keepBody(r)
+	if bodyMissing(r) {
+		return invalid(r, []api.FieldError{{Type: "missing", Loc: []any{"body"}, Msg: "Field required"}})
+	}
 	var b labelsBody
 	if err := api.Decode(r, &b); err != nil {
 		return err
-	}
-	if b == nil {
-		return invalid(r, []api.FieldError{{Type: "dict_type", Loc: []any{"body"}, Msg: "Input should be a valid dictionary"}})
 	}
 	err = h.repo.db.Tx(r.Context(), func(ctx context.Context, tx bun.Tx) error {
 		var run FlowRun

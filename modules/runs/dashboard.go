@@ -35,12 +35,12 @@ func (h *handlers) dashboardCounts(w http.ResponseWriter, r *http.Request) error
 	}
 	var own map[string]json.RawMessage
 	if err := api.DecodeRaw(raw, &own, "task_runs"); err != nil {
-		return err
+		return withKeptBody(r, err)
 	}
 	var window times
 	if st := own["start_time"]; len(st) > 0 && string(st) != "null" {
 		if err := api.DecodeRaw(st, &window, "task_runs", "start_time"); err != nil {
-			return err
+			return withKeptBody(r, err)
 		}
 	}
 	if window.After == nil {
@@ -65,7 +65,7 @@ func (h *handlers) dashboardCounts(w http.ResponseWriter, r *http.Request) error
 	}
 	q := h.repo.db.Read.NewSelect().TableExpr("task_run AS task_run").ColumnExpr("task_run.start_time, task_run.state_type")
 	if q, err = h.repo.filters.Apply(q, "task_run", "task_runs", taskRunRelated, fs); err != nil {
-		return err
+		return withKeptBody(r, err)
 	}
 	if err := q.Scan(r.Context(), &rows); err != nil {
 		return fmt.Errorf("read dashboard task runs: %w", db.Translate(err))

@@ -78,7 +78,7 @@ func (h *handlers) history(kind historyKind) api.HandlerFunc {
 		}
 		out, err := h.repo.history(r.Context(), kind, fs, q.start.Time, q.end.Time, time.Duration(*q.interval*float64(time.Second)))
 		if err != nil {
-			return err
+			return withKeptBody(r, err)
 		}
 		return api.WriteJSON(w, http.StatusOK, out)
 	}
@@ -162,7 +162,7 @@ func (h *handlers) lateness(w http.ResponseWriter, r *http.Request) error {
 	}
 	avg, err := h.repo.lateness(r.Context(), fs)
 	if err != nil {
-		return err
+		return withKeptBody(r, err)
 	}
 	return api.WriteJSON(w, http.StatusOK, avg)
 }

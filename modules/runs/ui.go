@@ -45,7 +45,7 @@ func (h *handlers) uiFlowRunHistory(w http.ResponseWriter, r *http.Request) erro
 	}
 	runs, err := h.repo.listFlowRuns(r.Context(), fs, sort.Value, limit, offset)
 	if err != nil {
-		return err
+		return withKeptBody(r, err)
 	}
 	out := make([]simpleFlowRun, 0, len(runs))
 	for _, run := range runs {
@@ -166,7 +166,7 @@ func (h *handlers) taskRunCountsByState(w http.ResponseWriter, r *http.Request) 
 	q := h.repo.db.Read.NewSelect().TableExpr("task_run AS task_run").ColumnExpr("task_run.state_type, count(*) AS n").
 		Where("task_run.state_type IS NOT NULL").GroupExpr("task_run.state_type")
 	if q, err = h.repo.filters.Apply(q, "task_run", "task_runs", taskRunRelated, fs); err != nil {
-		return err
+		return withKeptBody(r, err)
 	}
 	if err := q.Scan(r.Context(), &rows); err != nil {
 		return fmt.Errorf("count task runs by state: %w", db.Translate(err))
