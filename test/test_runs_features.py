@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from prefect.cache_policies import INPUTS
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import StateType
@@ -179,6 +180,17 @@ def with_a_graph() -> int:
     return b.result() + graph_child()
 
 
+@task
+def reports(key: str) -> None:
+    create_markdown_artifact("# done", key=key)
+
+
+@flow
+def with_artifacts(key: str) -> None:
+    create_progress_artifact(50.0)
+    reports(key)
+
+
 # ----------------------------------------------------------------------------- programs run
 
 
@@ -297,6 +309,18 @@ def test_graph_v2_of_a_real_run(sync_prefect_client, api):
     assert [u["id"] for u in by_id[down["id"]]["upstream_dependencies"]] == [up["id"]]
     missing = api.get(f"/flow_runs/{uuid4()}/graph-v2")
     assert missing.status_code == 404
+
+
+def test_graph_v2_shows_artifacts(sync_prefect_client, api):
+    key = f"report-{uuid4().hex[:8]}"
+    state = with_artifacts(key, return_state=True)
+    run_id = state.state_details.flow_run_id
+    (task_run,) = settled_task_runs(sync_prefect_client, run_id, 1)
+    graph = api.get(f"/flow_runs/{run_id}/graph-v2").json()
+    assert [(a["type"], a["data"], a["key"], a["is_latest"]) for a in graph["artifacts"]] == [("progress", 50.0, None, True)]
+    (node,) = [node for _, node in graph["nodes"]]
+    assert node["id"] == str(task_run.id)
+    assert [(a["type"], a["key"], a["is_latest"], a["data"]) for a in node["artifacts"]] == [("markdown", key, True, None)]
 
 
 # ----------------------------------------------------------------------------- read paths, bulk, UI
