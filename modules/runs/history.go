@@ -8,8 +8,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/prefect-server/prefect-server/platform/api"
 	"github.com/prefect-server/prefect-server/platform/db"
 	o "github.com/prefect-server/prefect-server/platform/orchestration"
@@ -43,6 +41,7 @@ type historyQuery struct {
 
 // historyKind says which runs a history counts and which filters it takes.
 type historyKind struct {
+	model      any // (*FlowRun)(nil) or (*TaskRun)(nil)
 	table, own string
 	// keys are the body's filter keys; related, the registry keys they map
 	// to (the history's "work_queues" is the registry's "work_pool_queues").
@@ -50,10 +49,10 @@ type historyKind struct {
 }
 
 var (
-	flowRunHistory = historyKind{table: "flow_run", own: "flow_runs",
+	flowRunHistory = historyKind{model: (*FlowRun)(nil), table: "flow_run", own: "flow_runs",
 		keys:    []string{"flows", "flow_runs", "task_runs", "deployments", "work_pools", "work_queues"},
 		related: []string{"flows", "task_runs", "deployments", "work_pools", "work_pool_queues"}}
-	taskRunHistory = historyKind{table: "task_run", own: "task_runs",
+	taskRunHistory = historyKind{model: (*TaskRun)(nil), table: "task_run", own: "task_runs",
 		keys:    []string{"flows", "flow_runs", "task_runs", "deployments"},
 		related: []string{"flows", "flow_runs", "deployments"}}
 )
@@ -95,11 +94,9 @@ func (r *repo) history(ctx context.Context, kind historyKind, fs api.Filters, st
 	count := min(int(math.Ceil(float64(elapsed)/float64(step))), maxHistoryIntervals)
 	queryEnd := start.Add(time.Duration(count) * step)
 	rows := []runColumns{}
-	q := r.db.Read.NewSelect().TableExpr("? AS ?", bun.Ident(kind.table), bun.Ident(kind.table)).
-		ColumnExpr("?.expected_start_time, ?.start_time, ?.state_type, ?.state_name, ?.state_timestamp, ?.total_run_time",
-			bun.Ident(kind.table), bun.Ident(kind.table), bun.Ident(kind.table), bun.Ident(kind.table), bun.Ident(kind.table), bun.Ident(kind.table)).
-		Where("?.expected_start_time >= ? AND ?.expected_start_time < ?",
-			bun.Ident(kind.table), types.From(start), bun.Ident(kind.table), types.From(queryEnd))
+	q := r.db.Read.NewSelect().Model(kind.model).
+		Column("expected_start_time", "start_time", "state_type", "state_name", "state_timestamp", "total_run_time").
+		Where("?TableAlias.expected_start_time >= ? AND ?TableAlias.expected_start_time < ?", types.From(start), types.From(queryEnd))
 	q, err := r.filters.Apply(q, kind.table, kind.own, kind.related, fs)
 	if err != nil {
 		return nil, err
@@ -169,8 +166,7 @@ func (h *handlers) lateness(w http.ResponseWriter, r *http.Request) error {
 
 func (r *repo) lateness(ctx context.Context, fs api.Filters) (*float64, error) {
 	rows := []runColumns{}
-	q := r.db.Read.NewSelect().TableExpr("flow_run AS flow_run").
-		ColumnExpr("flow_run.expected_start_time, flow_run.start_time, flow_run.state_type")
+	q := r.db.Read.NewSelect().Model((*FlowRun)(nil)).Column("expected_start_time", "start_time", "state_type")
 	q, err := r.filters.Apply(q, "flow_run", "flow_runs", flowRunRelated, fs)
 	if err != nil {
 		return nil, err
