@@ -37,7 +37,7 @@ func (h *handlers) uiFlowRunHistory(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if errs := bounded("limit", limit, nil, ptr(1000)); errs != nil {
+	if errs := bounded("limit", limit, ptr(0), ptr(1000)); errs != nil { // Python has no lower bound; a negative LIMIT fails on PostgreSQL
 		return invalid(r, errs)
 	}
 	if errs := bounded("offset", offset, ptr(0), nil); errs != nil {
