@@ -4,7 +4,10 @@
 // policies plus the rules other modules contribute (platform/orchestration).
 //
 // Routes: routes.go, routes_list.go, resume.go (POST /flow_runs/{id}/resume)
-// and input.go (the flow_run_input key/value store of paused runs). Model and bodies: model.go, actions.go.
+// and input.go (the flow_run_input key/value store of paused runs); history,
+// lateness, graph, bulk operations, labels, logs download and the UI routes
+// in routes_features.go (history.go, graph.go, bulk.go, logs_download.go,
+// ui.go, dashboard.go). Model and bodies: model.go, actions.go.
 // Filters: filter.go. Orchestration: orchestrate.go, rules.go,
 // rules_pause.go, rules_task.go, transforms.go. Storage: repo.go and migrations/. The
 // task_run_recorder service (recorder.go, recorder_write.go) records the
@@ -40,8 +43,8 @@ import (
 //go:embed migrations
 var migrationsFS embed.FS
 
-// Module is the runs feature. It needs the flows module (table "flow") and
-// a broker carrying the events module's topic.
+// Module is the runs feature. It needs the flows module (table "flow"),
+// the logs module's Reader and a broker carrying the events module's topic.
 var Module = fx.Module("runs",
 	fx.Provide(
 		fx.Private,
@@ -56,6 +59,7 @@ var Module = fx.Module("runs",
 	),
 	fx.Provide(
 		platform.AsRoutes(newRoutes),
+		platform.AsRoutes(newFeatureRoutes),
 		platform.AsService(newRecorder),
 		platform.AsService(func(s *runServices) services.Service { return s.lateRuns() }),
 		platform.AsService(func(s *runServices) services.Service { return s.pauseExpirations() }),
