@@ -33,6 +33,7 @@ var Module = fx.Module("runs",
 		func(d *db.DB, f *filter.Registry, p *policies) *repo { return &repo{db: d, filters: f, policies: p} },
 	),
 	fx.Provide(
+		newFlowRunCreator,
 		platform.AsRoutes(newRoutes),
 		platform.AsService(newRecorder),
 		platform.AsFilter(func() filter.Contributor { return contributors()[0] }),
