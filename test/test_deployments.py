@@ -1,0 +1,290 @@
+"""Deployments, schedules and the scheduler through the official client, runner and CLI.
+
+One long-lived `flow.serve()` runner (a subprocess) per server serves the deployment that the
+run tests trigger. Schedules are checked by the runs they create, against the dates that
+Prefect's own schedule code computes for the same schedule.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timedelta, timezone
+from uuid import UUID
+
+import pytest
+
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+from prefect.deployments import run_deployment
+from prefect.server.schemas import schedules as server_schedules
+
+FLOW_SOURCE = textwrap.dedent(
+    """
+    import sys
+    from prefect import flow
+
+    @flow(name="served-flow")
+    def greet(name: str = "world", times: int = 1) -> str:
+        return f"hello {name} " * times
+
+    if __name__ == "__main__":
+        greet.serve(name=sys.argv[1], tags=["served"], parameters={"name": "served"}, limit=4)
+    """
+)
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.3, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def served(server, tmp_path_factory):
+    """A flow.serve() runner in a subprocess, for the whole session: yields the deployment name."""
+    from prefect.client.orchestration import get_client
+
+    src = tmp_path_factory.mktemp("served")
+    (src / "served_flow.py").write_text(FLOW_SOURCE)
+    name = "served-deployment"
+    log = open(src / "runner.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "served_flow.py", name],
+        cwd=src,
+        env=dict(os.environ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def deployed():
+        if proc.poll() is not None:
+            raise AssertionError(f"runner exited: {(src / 'runner.log').read_text()[-3000:]}")
+        with get_client(sync_client=True) as client:
+            try:
+                return client.read_deployment_by_name(f"served-flow/{name}")
+            except Exception:
+                return None
+
+    deployment = wait_for(deployed, timeout=90, what="the served deployment")
+    yield deployment
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def test_run_deployment_executes_on_the_runner(served):
+    run = run_deployment(
+        f"served-flow/{served.name}", parameters={"name": "alice", "times": 2}, timeout=90, poll_interval=0.5
+    )
+    assert run.state.type == StateType.COMPLETED, run.state
+    assert run.parameters == {"name": "alice", "times": 2}
+    assert run.deployment_id == served.id
+    assert "served" in run.tags
+
+
+def test_cli_deployment_run_executes(served, cli, sync_prefect_client):
+    res = cli("deployment", "run", f"served-flow/{served.name}", "--param", "name=cli")
+    assert res.code == 0, res.stdout + res.stderr
+    run_id = UUID(re.search(r"UUID: ([0-9a-f-]{36})", res.stdout).group(1))
+
+    def finished():
+        run = sync_prefect_client.read_flow_run(run_id)
+        return run if run.state and run.state.is_final() else None
+
+    run = wait_for(finished, timeout=90, what="the CLI-triggered run to finish")
+    assert run.state.type == StateType.COMPLETED, run.state
+    assert run.parameters == {"name": "cli"}
+
+
+def test_cli_ls_and_schedule_pause_resume(served, cli, sync_prefect_client):
+    full = f"served-flow/{served.name}"
+    res = cli("deployment", "ls")
+    assert res.code == 0 and served.name in res.stdout, res.stdout + res.stderr
+
+    res = cli("deployment", "schedule", "create", full, "--cron", "0 4 * * *", "--timezone", "Europe/London")
+    assert res.code == 0, res.stdout + res.stderr
+    (schedule,) = sync_prefect_client.read_deployment_schedules(served.id)
+    assert schedule.schedule.cron == "0 4 * * *" and schedule.schedule.timezone == "Europe/London" and schedule.active
+    res = cli("deployment", "schedule", "ls", full)
+    assert res.code == 0 and str(schedule.id)[:8] in res.stdout, res.stdout + res.stderr
+
+    res = cli("deployment", "schedule", "pause", full, str(schedule.id))
+    assert res.code == 0, res.stdout + res.stderr
+    assert sync_prefect_client.read_deployment_schedules(served.id)[0].active is False
+    res = cli("deployment", "schedule", "resume", full, str(schedule.id))
+    assert res.code == 0, res.stdout + res.stderr
+    assert sync_prefect_client.read_deployment_schedules(served.id)[0].active is True
+
+    sync_prefect_client.delete_deployment_schedule(served.id, schedule.id)
+    assert sync_prefect_client.read_deployment_schedules(served.id) == []
+    # Deployment-level pause and resume (the `paused` field).
+    sync_prefect_client.pause_deployment(served.id)
+    assert sync_prefect_client.read_deployment(served.id).paused is True
+    sync_prefect_client.resume_deployment(served.id)
+    assert sync_prefect_client.read_deployment(served.id).paused is False
+
+
+def test_cli_inspect(served, cli, api):
+    # `inspect` also lists the deployment's automations, which another module serves.
+    if api.get(f"/automations/related-to/prefect.deployment.{served.id}").status_code == 404:
+        pytest.skip("no automations module in this build: `deployment inspect` reads related automations")
+    res = cli("deployment", "inspect", f"served-flow/{served.name}", "--output", "json")
+    assert res.code == 0 and str(served.id) in res.stdout, res.stdout + res.stderr
+
+
+def test_parameters_are_validated_against_the_schema(served, sync_prefect_client):
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    with pytest.raises(PrefectHTTPStatusError) as err:
+        sync_prefect_client.create_flow_run_from_deployment(served.id, parameters={"times": "many"})
+    assert err.value.response.status_code == 409
+    assert err.value.response.json()["detail"].startswith("Error creating flow run: Validation failed")
+    run = sync_prefect_client.create_flow_run_from_deployment(
+        served.id, parameters={"times": 3}, tags=["extra"], idempotency_key="once"
+    )
+    assert run.parameters == {"name": "served", "times": 3}
+    assert set(run.tags) == {"served", "extra"} and run.state.type == StateType.SCHEDULED
+    again = sync_prefect_client.create_flow_run_from_deployment(served.id, idempotency_key="once")
+    assert again.id == run.id
+    sync_prefect_client.delete_flow_run(run.id)
+
+
+def make_deployment(client, name: str, schedules, **kwargs) -> UUID:
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+
+    flow_id = client.create_flow_from_name("scheduled-flow")
+    return client.create_deployment(
+        flow_id=flow_id,
+        name=name,
+        schedules=[DeploymentScheduleCreate(schedule=s, active=True) for s in schedules],
+        **kwargs,
+    )
+
+
+def scheduled_runs(client, deployment_id: UUID):
+    return client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(),
+        limit=200,
+    )
+
+
+def test_interval_and_cron_schedules_create_runs(sync_prefect_client):
+    anchor = datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+    interval = IntervalSchedule(interval=timedelta(minutes=20), anchor_date=anchor)
+    cron = CronSchedule(cron="15 9 * * *", timezone="America/New_York")
+    dep_id = make_deployment(sync_prefect_client, "every-20-min-and-daily", [interval, cron])
+
+    runs = wait_for(lambda: [r for r in scheduled_runs(sync_prefect_client, dep_id)] or None, what="scheduled runs")
+    runs = wait_for(
+        lambda: (rs := scheduled_runs(sync_prefect_client, dep_id)) and len({r.created_by.id for r in rs}) == 2 and rs,
+        what="runs of both schedules",
+    )
+    deployment = sync_prefect_client.read_deployment(dep_id)
+    by_schedule = {s.id: s for s in deployment.schedules}
+    for run in runs:
+        assert run.auto_scheduled and "auto-scheduled" in run.tags
+        assert run.state.type == StateType.SCHEDULED and run.state.name == "Scheduled"
+        assert run.idempotency_key.startswith(f"scheduled {dep_id} {run.created_by.id} ")
+        assert run.created_by.type == "SCHEDULE"
+        assert run.expected_start_time == run.next_scheduled_start_time == run.state.state_details.scheduled_time
+
+    for schedule_id, schedule in by_schedule.items():
+        mine = sorted(r.expected_start_time for r in runs if r.created_by.id == schedule_id)
+        assert len(mine) >= 3  # PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS
+        server_schedule = server_schedule_of(schedule.schedule)
+        expected = list(server_schedule._get_dates_generator(n=len(mine), start=mine[0], end=mine[-1]))
+        assert mine == [e.astimezone(timezone.utc) for e in expected]
+
+    # A manual run is kept when schedules change; auto-scheduled runs are not.
+    manual = sync_prefect_client.create_flow_run_from_deployment(dep_id)
+    # Updating a schedule removes the future auto-scheduled runs.
+    interval_id = next(s.id for s in deployment.schedules if isinstance(s.schedule, IntervalSchedule))
+    sync_prefect_client.update_deployment_schedule(dep_id, interval_id, active=False)
+    assert [r.id for r in scheduled_runs(sync_prefect_client, dep_id)] == [manual.id]
+    assert not sync_prefect_client.read_deployment_schedules(dep_id)[0].active or \
+        not sync_prefect_client.read_deployment_schedules(dep_id)[1].active
+    # Deleting a schedule or pausing also removes them (as Prefect: all auto-scheduled runs).
+    cron_id = next(s.id for s in deployment.schedules if isinstance(s.schedule, CronSchedule))
+    sync_prefect_client.delete_deployment_schedule(dep_id, cron_id)
+    sync_prefect_client.pause_deployment(dep_id)
+    assert [r.id for r in scheduled_runs(sync_prefect_client, dep_id)] == [manual.id]
+
+
+def server_schedule_of(client_schedule):
+    return server_schedule_of_dict(client_schedule.model_dump(mode="json"))
+
+
+def server_schedule_of_dict(data: dict):
+    for cls in (server_schedules.IntervalSchedule, server_schedules.CronSchedule, server_schedules.RRuleSchedule):
+        try:
+            return cls.model_validate(data)
+        except Exception:
+            continue
+    raise AssertionError(f"no server schedule for {data}")
+
+
+DST_CASES = [
+    # hourly cron over the New York fall-back (2026-11-01): 1am fires once, then 2am, two hours later
+    ({"cron": "0 * * * *", "timezone": "America/New_York"}, "2026-10-31T22:00:00-04:00", 8),
+    # daily 2:30 over the spring-forward gap (2026-03-08): that day's run moves to 3:30
+    ({"cron": "30 2 * * *", "timezone": "America/New_York"}, "2026-03-06T00:00:00-05:00", 4),
+    # day-of-month AND day-of-week (day_or false): Friday the 13th
+    ({"cron": "0 12 13 * 5", "timezone": "Europe/Berlin", "day_or": False}, "2026-01-01T00:00:00+01:00", 3),
+    # a daily interval keeps its local wall time across the transition
+    ({"interval": 86400, "anchor_date": "2026-03-01T09:00:00-05:00", "timezone": "America/New_York"},
+     "2026-03-06T00:00:00-05:00", 5),
+    # an hourly interval is elapsed time across the fall-back
+    ({"interval": 3600, "anchor_date": "2026-10-01T00:00:00Z", "timezone": "America/New_York"},
+     "2026-11-01T00:00:00-04:00", 5),
+    # an rrule in a timezone, over the European spring-forward (2026-03-29)
+    ({"rrule": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0", "timezone": "Europe/Paris"}, "2026-03-27T00:00:00+01:00", 4),
+]
+
+
+@pytest.mark.parametrize("schedule,start,count", DST_CASES)
+def test_schedule_dates_match_prefect_across_dst(api, sync_prefect_client, schedule, start, count):
+    flow_id = sync_prefect_client.create_flow_from_name("dst-flow")
+    name = f"dst-{abs(hash((str(schedule), start)))}"
+    resp = api.post(
+        "/deployments/",
+        json={"flow_id": str(flow_id), "name": name, "paused": True,
+              "schedules": [{"schedule": schedule, "active": True}]},
+    )
+    assert resp.status_code in (200, 201), resp.text
+    dep_id = resp.json()["id"]
+    end = datetime.fromisoformat(start) + timedelta(days=400)
+    resp = api.post(
+        f"/deployments/{dep_id}/schedule",
+        json={"start_time": start, "end_time": end.isoformat(), "min_runs": count, "max_runs": count, "min_time": 0},
+    )
+    assert resp.status_code == 200, resp.text
+    resp = api.post(
+        "/flow_runs/filter",
+        json={"deployments": {"id": {"any_": [dep_id]}}, "sort": "EXPECTED_START_TIME_ASC"},
+    )
+    got = [datetime.fromisoformat(r["expected_start_time"].replace("Z", "+00:00")) for r in resp.json()]
+
+    expected_schedule = server_schedule_of_dict(schedule)
+    expected = list(
+        expected_schedule._get_dates_generator(n=count, start=datetime.fromisoformat(start), end=end)
+    )
+    assert got == [e.astimezone(timezone.utc) for e in expected]
+    # the idempotency key is Prefect's, with the local date as Python prints it
+    keys = sorted(r["idempotency_key"].rsplit(" ", 2)[-2] + " " + r["idempotency_key"].rsplit(" ", 2)[-1] for r in resp.json())
+    assert keys == sorted(str(e) for e in expected)
