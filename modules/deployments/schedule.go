@@ -209,22 +209,34 @@ func (s *Schedule) location() *time.Location {
 func (s *Schedule) Dates(n int, start, end time.Time, stop func(count int, t time.Time) bool) []time.Time {
 	next := s.generator(start)
 	var out []time.Time
-	seen := map[int64]bool{}
+	seen := map[string]bool{}
 	for i := 0; i < maxIterations+2 && len(out) < n; i++ {
 		t, ok := next()
 		if !ok || t.After(end) {
 			break
 		}
-		if t.Before(start) || seen[t.UnixNano()] {
+		key := s.dedupeKey(t)
+		if t.Before(start) || seen[key] {
 			continue
 		}
-		seen[t.UnixNano()] = true
+		seen[key] = true
 		out = append(out, t)
 		if stop != nil && stop(len(out), t) {
 			break
 		}
 	}
 	return out
+}
+
+// dedupeKey is what makes two dates the same one. Prefect drops repeats with
+// Python's datetime equality: for an interval, dates in one timezone compare
+// by wall time, so the hour repeated when clocks go back is skipped; cron and
+// rrule dates compare as instants.
+func (s *Schedule) dedupeKey(t time.Time) string {
+	if s.Interval != nil {
+		return t.Format("2006-01-02T15:04:05.999999999")
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // generator yields the schedule's dates in order, from about start on.
