@@ -58,6 +58,7 @@ var Module = fx.Module("deployments",
 		platform.AsRoutes(newRoutes),
 		platform.AsService(func(s *scheduler) services.Service { return s.service() }),
 		platform.AsFilter(contributor),
+		workpools.AsPolledHook(func(r *repo) workpools.PolledHook { return r.markQueuesReady }),
 		platform.AsMigrations(func() migrate.Set {
 			return migrate.Set{Module: "deployments", FS: migrationsFS, Dir: "migrations"}
 		}),

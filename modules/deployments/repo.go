@@ -292,3 +292,17 @@ func (r *repo) variable(ctx context.Context, name string) (any, bool, error) {
 	}
 	return v, true, nil
 }
+
+// markQueuesReady records a worker's poll on the deployments of the polled
+// queues (Prefect's mark_deployments_ready by work queue ids).
+func (r *repo) markQueuesReady(ctx context.Context, queueIDs []uuid.UUID) error {
+	if len(queueIDs) == 0 {
+		return nil
+	}
+	_, err := r.db.NewUpdate().Table("deployment").Set("last_polled = ?", types.Now()).Set("status = ?", statusReady).
+		Where("work_queue_id IN (?)", bun.In(queueIDs)).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("mark deployments of polled queues ready: %w", err)
+	}
+	return nil
+}

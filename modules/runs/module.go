@@ -16,7 +16,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/prefect-server/prefect-server/platform"
-	"github.com/prefect-server/prefect-server/platform/db"
 	"github.com/prefect-server/prefect-server/platform/filter"
 	"github.com/prefect-server/prefect-server/platform/migrate"
 )
@@ -30,10 +29,11 @@ var Module = fx.Module("runs",
 	fx.Provide(
 		fx.Private,
 		newPolicies,
-		func(d *db.DB, f *filter.Registry, p *policies) *repo { return &repo{db: d, filters: f, policies: p} },
+		newRepo,
 	),
 	fx.Provide(
 		newFlowRunCreator,
+		func(r *repo) *FlowRunReader { return &FlowRunReader{repo: r} },
 		platform.AsRoutes(newRoutes),
 		platform.AsService(newRecorder),
 		platform.AsFilter(func() filter.Contributor { return contributors()[0] }),

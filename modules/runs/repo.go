@@ -21,6 +21,7 @@ type repo struct {
 	db       *db.DB
 	filters  *filter.Registry
 	policies *policies
+	queues   WorkQueues // nil unless the workpools module is built
 }
 
 func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
@@ -50,6 +51,9 @@ func (r *repo) flowRun(ctx context.Context, id uuid.UUID) (*FlowRun, error) {
 	}
 	runs := []FlowRun{run}
 	readyFlowRuns(runs, clock())
+	if err := r.withPools(ctx, runs); err != nil {
+		return nil, err
+	}
 	return &runs[0], nil
 }
 
@@ -131,6 +135,9 @@ func (r *repo) listFlowRuns(ctx context.Context, fq api.Filters, sort string, li
 		return nil, err
 	}
 	readyFlowRuns(runs, clock())
+	if err := r.withPools(ctx, runs); err != nil {
+		return nil, err
+	}
 	return runs, nil
 }
 

@@ -19,8 +19,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/prefect-server/prefect-server/modules/events"
+	"github.com/prefect-server/prefect-server/modules/runs"
 	"github.com/prefect-server/prefect-server/platform"
 	"github.com/prefect-server/prefect-server/platform/db"
+	"github.com/prefect-server/prefect-server/platform/filter"
 	"github.com/prefect-server/prefect-server/platform/migrate"
 )
 
@@ -35,9 +37,17 @@ var Module = fx.Module("workpools",
 		func(d *db.DB, em events.Emitter, log *zap.Logger) *store {
 			return &store{db: d, events: &poolEvents{emitter: em, log: log.Named("workpools")}}
 		},
+		func(s *store, f *filter.Registry) *poolRepo { return &poolRepo{store: s, filters: f} },
+		newScheduler,
 	),
 	fx.Provide(
 		func(s *store) *Lookup { return &Lookup{store: s} },
+		fx.Annotate(func(l *Lookup) *runQueues { return &runQueues{lookup: l} }, fx.As(new(runs.WorkQueues))),
+		platform.AsRoutes(newRoutes),
+		platform.AsFilter(poolsContributor),
+		platform.AsFilter(queuesContributor),
+		platform.AsFilter(poolQueuesContributor),
+		platform.AsFilter(workersContributor),
 		platform.AsMigrations(func() migrate.Set {
 			return migrate.Set{Module: "workpools", FS: migrationsFS, Dir: "migrations"}
 		}),
