@@ -288,3 +288,51 @@ def test_schedule_dates_match_prefect_across_dst(api, sync_prefect_client, sched
     # the idempotency key is Prefect's, with the local date as Python prints it
     keys = sorted(r["idempotency_key"].rsplit(" ", 2)[-2] + " " + r["idempotency_key"].rsplit(" ", 2)[-1] for r in resp.json())
     assert keys == sorted(str(e) for e in expected)
+
+
+@pytest.fixture(scope="session")
+def process_worker(server, tmp_path_factory):
+    """A process work pool made with the CLI and `prefect worker start` on it, for the session."""
+    pool = "e2e-process-pool"
+    env = dict(os.environ, COLUMNS="250", NO_COLOR="1")
+    prefect = os.path.join(os.path.dirname(sys.executable), "prefect")
+    res = subprocess.run([prefect, "work-pool", "create", pool, "--type", "process"], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    logdir = tmp_path_factory.mktemp("worker")
+    log = open(logdir / "worker.log", "wb")
+    proc = subprocess.Popen(
+        [prefect, "worker", "start", "--pool", pool, "--name", "e2e-worker"],
+        env=env, cwd=logdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    yield pool, proc, logdir / "worker.log"
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def test_worker_runs_a_deployment_from_source(process_worker, tmp_path, sync_prefect_client, api):
+    from prefect import flow
+
+    # The worker labels each run it submits (PATCH /flow_runs/{id}/labels), a route of the runs module.
+    probe = api.patch("/flow_runs/00000000-0000-4000-8000-000000000000/labels", json={})
+    if probe.status_code == 404 and probe.json().get("detail") == "Not Found":
+        pytest.skip("no PATCH /flow_runs/{id}/labels route in this build: the worker labels runs it submits")
+
+    pool, proc, worker_log = process_worker
+    (tmp_path / "served_flow.py").write_text(FLOW_SOURCE)
+    deployment_id = flow.from_source(source=str(tmp_path), entrypoint="served_flow.py:greet").deploy(
+        name="from-source", work_pool_name=pool, parameters={"name": "worker"}, print_next_steps=False
+    )
+    deployment = sync_prefect_client.read_deployment(deployment_id)
+    assert deployment.work_pool_name == pool and deployment.work_queue_name == "default"
+    assert deployment.pull_steps and deployment.entrypoint == "served_flow.py:greet"
+
+    run = run_deployment(f"served-flow/from-source", timeout=120, poll_interval=0.5)
+    assert proc.poll() is None, worker_log.read_text()[-3000:]
+    assert run.state.type == StateType.COMPLETED, (run.state, worker_log.read_text()[-3000:])
+    assert run.work_pool_name == pool and run.parameters == {"name": "worker"}
+    assert sync_prefect_client.read_deployment(deployment_id).status.value == "READY"
