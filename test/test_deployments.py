@@ -336,3 +336,52 @@ def test_worker_runs_a_deployment_from_source(process_worker, tmp_path, sync_pre
     assert run.state.type == StateType.COMPLETED, (run.state, worker_log.read_text()[-3000:])
     assert run.work_pool_name == pool and run.parameters == {"name": "worker"}
     assert sync_prefect_client.read_deployment(deployment_id).status.value == "READY"
+
+
+@pytest.mark.parametrize("strategy", ["ENQUEUE", "CANCEL_NEW"])
+def test_deployment_concurrency_limit(sync_prefect_client, strategy):
+    from prefect.client.schemas.objects import ConcurrencyOptions, ConcurrencyLimitStrategy
+    from prefect.states import Completed, Pending, Running
+
+    flow_id = sync_prefect_client.create_flow_from_name("limited-flow")
+    dep_id = sync_prefect_client.create_deployment(
+        flow_id=flow_id,
+        name=f"limited-{strategy.lower()}",
+        concurrency_limit=1,
+        concurrency_options=ConcurrencyOptions(collision_strategy=ConcurrencyLimitStrategy(strategy)),
+    )
+    deployment = sync_prefect_client.read_deployment(dep_id)
+    assert deployment.global_concurrency_limit.limit == 1
+    assert deployment.global_concurrency_limit.name == f"deployment:{dep_id}"
+    assert deployment.concurrency_options.collision_strategy == strategy
+
+    first, second, third = (sync_prefect_client.create_flow_run_from_deployment(dep_id) for _ in range(3))
+    taken = sync_prefect_client.set_flow_run_state(first.id, Pending())
+    assert taken.status.value == "ACCEPT"
+    lease = taken.state.state_details.deployment_concurrency_lease_id
+    assert lease is not None
+    assert sync_prefect_client.read_deployment(dep_id).global_concurrency_limit.active_slots == 1
+
+    refused = sync_prefect_client.set_flow_run_state(second.id, Pending())
+    assert refused.status.value == "REJECT"
+    if strategy == "ENQUEUE":
+        assert refused.state.type == StateType.SCHEDULED and refused.state.name == "AwaitingConcurrencySlot"
+    else:
+        assert refused.state.type == StateType.CANCELLED
+    assert sync_prefect_client.read_flow_run(second.id).state.name == refused.state.name
+
+    running = sync_prefect_client.set_flow_run_state(first.id, Running())
+    assert running.status.value == "ACCEPT"
+    assert running.state.state_details.deployment_concurrency_lease_id == lease
+    done = sync_prefect_client.set_flow_run_state(first.id, Completed())
+    assert done.status.value == "ACCEPT"
+    assert sync_prefect_client.read_deployment(dep_id).global_concurrency_limit.active_slots == 0
+    # the slot is free again
+    assert sync_prefect_client.set_flow_run_state(third.id, Pending()).status.value == "ACCEPT"
+
+    # a null concurrency_limit removes the limit
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    sync_prefect_client.update_deployment(dep_id, DeploymentUpdate(concurrency_limit=None))
+    after = sync_prefect_client.read_deployment(dep_id)
+    assert after.concurrency_limit is None and after.global_concurrency_limit is None

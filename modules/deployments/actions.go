@@ -1,6 +1,9 @@
 package deployments
 
 import (
+	"encoding/json"
+	"fmt"
+
 	"github.com/google/uuid"
 
 	"github.com/prefect-server/prefect-server/platform/api"
@@ -55,7 +58,7 @@ type deploymentCreate struct {
 	FlowID                   *uuid.UUID          `json:"flow_id"`
 	Paused                   *bool               `json:"paused"`
 	Schedules                []scheduleCreate    `json:"schedules"`
-	ConcurrencyLimit         *int                `json:"concurrency_limit"`
+	ConcurrencyLimit         optionalInt         `json:"concurrency_limit"`
 	ConcurrencyOptions       *ConcurrencyOptions `json:"concurrency_options"`
 	GlobalConcurrencyLimitID *uuid.UUID          `json:"global_concurrency_limit_id"`
 	EnforceParameterSchema   *bool               `json:"enforce_parameter_schema"`
@@ -84,7 +87,7 @@ func (c *deploymentCreate) Validate() []api.FieldError {
 		return api.Required("flow_id", nil)
 	}
 	errs := api.CheckName("name", *c.Name)
-	errs = append(errs, checkConcurrencyLimit(c.ConcurrencyLimit)...)
+	errs = append(errs, checkConcurrencyLimit(c.ConcurrencyLimit.Value)...)
 	errs = append(errs, c.ConcurrencyOptions.validate("concurrency_options")...)
 	for i := range c.Schedules {
 		errs = append(errs, c.Schedules[i].validate("schedules", i)...)
@@ -100,13 +103,34 @@ func checkConcurrencyLimit(n *int) []api.FieldError {
 	return nil
 }
 
+// optionalInt tells a null from an absent field: Prefect deletes a
+// deployment's limit on "concurrency_limit": null and keeps it when absent.
+type optionalInt struct {
+	Set   bool
+	Value *int
+}
+
+func (o *optionalInt) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Value = nil
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("concurrency_limit: Input should be a valid integer")
+	}
+	o.Value = &n
+	return nil
+}
+
 // deploymentUpdate is Prefect's DeploymentUpdate.
 type deploymentUpdate struct {
 	Version                  *string             `json:"version"`
 	Description              *string             `json:"description"`
 	Paused                   *bool               `json:"paused"`
 	Schedules                []scheduleCreate    `json:"schedules"`
-	ConcurrencyLimit         *int                `json:"concurrency_limit"`
+	ConcurrencyLimit         optionalInt         `json:"concurrency_limit"`
 	ConcurrencyOptions       *ConcurrencyOptions `json:"concurrency_options"`
 	GlobalConcurrencyLimitID *uuid.UUID          `json:"global_concurrency_limit_id"`
 	Parameters               map[string]any      `json:"parameters"`
@@ -125,7 +149,7 @@ type deploymentUpdate struct {
 }
 
 func (u *deploymentUpdate) Validate() []api.FieldError {
-	errs := checkConcurrencyLimit(u.ConcurrencyLimit)
+	errs := checkConcurrencyLimit(u.ConcurrencyLimit.Value)
 	errs = append(errs, u.ConcurrencyOptions.validate("concurrency_options")...)
 	for i := range u.Schedules {
 		errs = append(errs, u.Schedules[i].validate("schedules", i)...)

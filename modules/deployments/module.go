@@ -29,12 +29,14 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/prefect-server/prefect-server/modules/concurrency"
 	"github.com/prefect-server/prefect-server/modules/runs"
 	"github.com/prefect-server/prefect-server/modules/workpools"
 	"github.com/prefect-server/prefect-server/platform"
 	"github.com/prefect-server/prefect-server/platform/db"
 	"github.com/prefect-server/prefect-server/platform/filter"
 	"github.com/prefect-server/prefect-server/platform/migrate"
+	o "github.com/prefect-server/prefect-server/platform/orchestration"
 	"github.com/prefect-server/prefect-server/platform/services"
 )
 
@@ -46,10 +48,14 @@ var migrationsFS embed.FS
 var Module = fx.Module("deployments",
 	fx.Provide(
 		fx.Private,
-		func(d *db.DB, f *filter.Registry, p *workpools.Lookup) *repo {
-			return &repo{db: d, filters: f, pools: p}
+		func(d *db.DB, f *filter.Registry, p *workpools.Lookup, l *concurrency.DeploymentSlots) *repo {
+			return &repo{db: d, filters: f, pools: p, limits: l}
 		},
 		newSchedulerConfig,
+		newConcurrencySettings,
+		func(l *concurrency.DeploymentSlots, s concurrencySettings) *concurrencyRules {
+			return &concurrencyRules{limits: l, settings: s}
+		},
 		func(d *db.DB, fr *runs.FlowRunCreator, c schedulerConfig, log *zap.Logger) *scheduler {
 			return newScheduler(d, fr, c, log)
 		},
@@ -58,6 +64,10 @@ var Module = fx.Module("deployments",
 		platform.AsRoutes(newRoutes),
 		platform.AsService(func(s *scheduler) services.Service { return s.service() }),
 		platform.AsFilter(contributor),
+		o.AsFlowRule(func(c *concurrencyRules) o.Rule { return c.secureRule() }),
+		o.AsFlowRule(func(c *concurrencyRules) o.Rule { return c.validateAtRunningRule() }),
+		o.AsFlowTransform(func(c *concurrencyRules) o.Transform { return c.preserveLeaseTransform() }),
+		o.AsFlowTransform(func(c *concurrencyRules) o.Transform { return c.releaseTransform() }),
 		workpools.AsPolledHook(func(r *repo) workpools.PolledHook { return r.markQueuesReady }),
 		platform.AsMigrations(func() migrate.Set {
 			return migrate.Set{Module: "deployments", FS: migrationsFS, Dir: "migrations"}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"github.com/prefect-server/prefect-server/modules/concurrency"
 	"github.com/prefect-server/prefect-server/modules/workpools"
 	"github.com/prefect-server/prefect-server/platform/api"
 	"github.com/prefect-server/prefect-server/platform/db"
@@ -21,6 +22,7 @@ type repo struct {
 	db      *db.DB
 	filters *filter.Registry
 	pools   *workpools.Lookup
+	limits  *concurrency.DeploymentSlots
 }
 
 func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
@@ -29,7 +31,7 @@ func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
 // its flow and name (Prefect's create_deployment), then replaces its
 // schedules and deletes its future auto-scheduled runs. It returns the
 // deployment's id and whether it was inserted.
-func (r *repo) upsert(ctx context.Context, d *Deployment, set columns, target *queueTarget, schedules []scheduleCreate) (uuid.UUID, bool, error) {
+func (r *repo) upsert(ctx context.Context, d *Deployment, set columns, target *queueTarget, limit optionalInt, schedules []scheduleCreate) (uuid.UUID, bool, error) {
 	id := d.ID
 	inserted := false
 	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -51,6 +53,9 @@ func (r *repo) upsert(ctx context.Context, d *Deployment, set columns, target *q
 				return fmt.Errorf("update deployment: %w", db.Translate(err))
 			}
 		}
+		if err := r.setLimit(ctx, tx, id, limit); err != nil {
+			return err
+		}
 		if err := deleteScheduledRuns(ctx, tx, id, true, true); err != nil {
 			return err
 		}
@@ -66,6 +71,23 @@ func (r *repo) upsert(ctx context.Context, d *Deployment, set columns, target *q
 // deleteScheduledRuns deletes the deployment's runs that are Scheduled and
 // have never run (not those awaiting a concurrency slot), only auto-scheduled
 // future ones when autoOnly (Prefect's _delete_scheduled_runs).
+// setLimit keeps the deployment's concurrency limit when the body sent one
+// (a null deletes it), and records its id on the deployment.
+func (r *repo) setLimit(ctx context.Context, tx bun.IDB, id uuid.UUID, limit optionalInt) error {
+	if !limit.Set {
+		return nil
+	}
+	limitID, err := r.limits.SetLimit(ctx, tx, id, limit.Value)
+	if err != nil {
+		return err
+	}
+	_, err = tx.NewUpdate().Table("deployment").Set("concurrency_limit_id = ?", limitID).Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("record limit of deployment %s: %w", id, err)
+	}
+	return nil
+}
+
 func deleteScheduledRuns(ctx context.Context, tx bun.IDB, deploymentID uuid.UUID, autoOnly, futureOnly bool) error {
 	q := tx.NewDelete().Table("flow_run").
 		Where("deployment_id = ?", deploymentID).
@@ -128,8 +150,7 @@ func (r *repo) readWhere(ctx context.Context, idb bun.IDB, where string, args ..
 	if err := withSchedules(idb.NewSelect().Model(&d)).Where(where, args...).Limit(1).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read deployment: %w", db.Translate(err))
 	}
-	ready([]*Deployment{&d})
-	if err := r.fillPools(ctx, []*Deployment{&d}); err != nil {
+	if err := r.complete(ctx, []*Deployment{&d}); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -139,7 +160,35 @@ func (r *repo) byName(ctx context.Context, flowName, name string) (*Deployment, 
 	return r.readWhere(ctx, r.db.Read, "deployment.name = ? AND deployment.flow_id = (SELECT f.id FROM flow AS f WHERE f.name = ?)", name, flowName)
 }
 
-// ready fills what the response has that is not stored as such.
+// complete fills what the response has that is not stored as such: work
+// pool names and concurrency limits, one query each for all ds.
+func (r *repo) complete(ctx context.Context, ds []*Deployment) error {
+	ready(ds)
+	if err := r.fillPools(ctx, ds); err != nil {
+		return err
+	}
+	var ids []uuid.UUID
+	for _, d := range ds {
+		if d.ConcurrencyLimitID != nil {
+			ids = append(ids, *d.ConcurrencyLimitID)
+		}
+	}
+	limits, err := r.limits.Limits(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.ConcurrencyLimitID == nil {
+			continue
+		}
+		if l, ok := limits[*d.ConcurrencyLimitID]; ok {
+			d.GlobalConcurrencyLimit = &l
+		}
+	}
+	return nil
+}
+
+// ready fills the defaults of a deployment read from the database.
 func ready(ds []*Deployment) {
 	for _, d := range ds {
 		if d.Schedules == nil {
@@ -167,8 +216,7 @@ func (r *repo) list(ctx context.Context, f api.Filters, sort string, limit, offs
 	if err := db.Page(ctx, q, "deployments", sortSQL[sort], limit, offset); err != nil {
 		return nil, err
 	}
-	ready(out)
-	if err := r.fillPools(ctx, out); err != nil {
+	if err := r.complete(ctx, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -185,7 +233,7 @@ func (r *repo) count(ctx context.Context, f api.Filters) (int, error) {
 // update sets the columns in set from d; with schedules != nil it replaces
 // the schedules. Future auto-scheduled runs are deleted, as Prefect's
 // update_deployment does. False if there is no such deployment.
-func (r *repo) update(ctx context.Context, id uuid.UUID, d *Deployment, set columns, target *queueTarget, schedules []scheduleCreate) (bool, error) {
+func (r *repo) update(ctx context.Context, id uuid.UUID, d *Deployment, set columns, target *queueTarget, limit optionalInt, schedules []scheduleCreate) (bool, error) {
 	found := false
 	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := target.resolve(ctx, tx, r.pools, d, &set); err != nil {
@@ -200,6 +248,9 @@ func (r *repo) update(ctx context.Context, id uuid.UUID, d *Deployment, set colu
 			return err
 		}
 		found = true
+		if err := r.setLimit(ctx, tx, id, limit); err != nil {
+			return err
+		}
 		if schedules != nil {
 			if _, err := tx.NewDelete().Model((*DeploymentSchedule)(nil)).Where("deployment_id = ?", id).Exec(ctx); err != nil {
 				return fmt.Errorf("delete schedules: %w", err)
@@ -253,7 +304,16 @@ func (r *repo) deleteByIDs(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, e
 				return err
 			}
 		}
-		return tx.NewDelete().Model((*Deployment)(nil)).Where("id IN (?)", bun.In(ids)).Returning("id").Scan(ctx, &deleted)
+		var limitIDs []uuid.UUID
+		err := tx.NewSelect().Table("deployment").Column("concurrency_limit_id").Where("id IN (?)", bun.In(ids)).
+			Where("concurrency_limit_id IS NOT NULL").Scan(ctx, &limitIDs)
+		if err != nil {
+			return fmt.Errorf("read limits of deployments: %w", err)
+		}
+		if err := tx.NewDelete().Model((*Deployment)(nil)).Where("id IN (?)", bun.In(ids)).Returning("id").Scan(ctx, &deleted); err != nil {
+			return err
+		}
+		return r.limits.DeleteLimits(ctx, tx, limitIDs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete deployments: %w", db.Translate(err))

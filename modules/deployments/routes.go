@@ -89,7 +89,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := types.Now()
 	d := &Deployment{ID: uuid.New(), Created: now, Updated: now, Name: *b.Name, FlowID: *b.FlowID,
-		Version: b.Version, Description: b.Description, ConcurrencyLimit: b.ConcurrencyLimit, ConcurrencyOptions: b.ConcurrencyOptions,
+		Version: b.Version, Description: b.Description, ConcurrencyOptions: b.ConcurrencyOptions,
 		ConcurrencyLimitID: b.GlobalConcurrencyLimitID, JobVariables: orEmpty(b.JobVariables), Parameters: orEmpty(b.Parameters),
 		Tags: b.Tags, WorkQueueName: b.WorkQueueName, ParameterOpenAPISchema: b.ParameterOpenAPISchema, Path: b.Path,
 		PullSteps: b.PullSteps, Entrypoint: b.Entrypoint, StorageDocumentID: b.StorageDocumentID,
@@ -111,7 +111,6 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.Version != nil, "version")
 	set.add(b.Description != nil, "description")
 	set.add(b.Paused != nil, "paused")
-	set.add(b.ConcurrencyLimit != nil, "concurrency_limit")
 	set.add(b.ConcurrencyOptions != nil, "concurrency_options")
 	set.add(b.GlobalConcurrencyLimitID != nil, "concurrency_limit_id")
 	set.add(b.EnforceParameterSchema != nil, "enforce_parameter_schema")
@@ -126,7 +125,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.Path != nil, "path")
 	set.add(b.Entrypoint != nil, "entrypoint")
 	set.add(b.JobVariables != nil, "job_variables")
-	id, inserted, err := h.repo.upsert(r.Context(), d, set, newQueueTarget(b.WorkPoolName, b.WorkQueueName), b.Schedules)
+	id, inserted, err := h.repo.upsert(r.Context(), d, set, newQueueTarget(b.WorkPoolName, b.WorkQueueName), b.ConcurrencyLimit, b.Schedules)
 	if err != nil {
 		return err
 	}
@@ -150,7 +149,7 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &b); err != nil {
 		return err
 	}
-	d := &Deployment{Updated: types.Now(), Version: b.Version, Description: b.Description, ConcurrencyLimit: b.ConcurrencyLimit,
+	d := &Deployment{Updated: types.Now(), Version: b.Version, Description: b.Description,
 		ConcurrencyOptions: b.ConcurrencyOptions, ConcurrencyLimitID: b.GlobalConcurrencyLimitID, JobVariables: b.JobVariables,
 		Parameters: b.Parameters, ParameterOpenAPISchema: b.ParameterOpenAPISchema, Tags: b.Tags, WorkQueueName: b.WorkQueueName,
 		Path: b.Path, PullSteps: b.PullSteps, Entrypoint: b.Entrypoint, StorageDocumentID: b.StorageDocumentID,
@@ -165,7 +164,6 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.Version != nil, "version")
 	set.add(b.Description != nil, "description")
 	set.add(b.Paused != nil, "paused")
-	set.add(b.ConcurrencyLimit != nil, "concurrency_limit")
 	set.add(b.ConcurrencyOptions != nil, "concurrency_options")
 	set.add(b.GlobalConcurrencyLimitID != nil, "concurrency_limit_id")
 	set.add(b.Parameters != nil, "parameters")
@@ -179,7 +177,7 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.StorageDocumentID != nil, "storage_document_id")
 	set.add(b.InfrastructureDocumentID != nil, "infrastructure_document_id")
 	set.add(b.EnforceParameterSchema != nil, "enforce_parameter_schema")
-	ok, err := h.repo.update(r.Context(), id, d, set, newQueueTarget(b.WorkPoolName, b.WorkQueueName), b.Schedules)
+	ok, err := h.repo.update(r.Context(), id, d, set, newQueueTarget(b.WorkPoolName, b.WorkQueueName), b.ConcurrencyLimit, b.Schedules)
 	if err != nil {
 		return err
 	}

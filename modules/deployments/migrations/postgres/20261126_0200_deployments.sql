@@ -7,7 +7,6 @@ CREATE TABLE deployment (
     version TEXT,
     description TEXT,
     paused BOOLEAN NOT NULL DEFAULT false,
-    concurrency_limit INTEGER,
     concurrency_options JSONB,
     concurrency_limit_id UUID,
     job_variables JSONB NOT NULL DEFAULT '{}',

@@ -7,7 +7,6 @@ CREATE TABLE deployment (
     version TEXT,
     description TEXT,
     paused BOOLEAN NOT NULL DEFAULT 0,
-    concurrency_limit INTEGER,
     concurrency_options TEXT,
     concurrency_limit_id TEXT,
     job_variables TEXT NOT NULL DEFAULT '{}',
