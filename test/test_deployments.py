@@ -27,10 +27,12 @@ from prefect.server.schemas import schedules as server_schedules
 FLOW_SOURCE = textwrap.dedent(
     """
     import sys
+    import time
     from prefect import flow
 
     @flow(name="served-flow")
-    def greet(name: str = "world", times: int = 1) -> str:
+    def greet(name: str = "world", times: int = 1, sleep: float = 0) -> str:
+        time.sleep(sleep)
         return f"hello {name} " * times
 
     if __name__ == "__main__":
@@ -95,6 +97,20 @@ def test_run_deployment_executes_on_the_runner(served):
     assert run.parameters == {"name": "alice", "times": 2}
     assert run.deployment_id == served.id
     assert "served" in run.tags
+
+
+def test_cancelling_a_running_deployment_run_kills_it(served, sync_prefect_client):
+    from prefect.states import Cancelling
+
+    run = sync_prefect_client.create_flow_run_from_deployment(served.id, parameters={"sleep": 120})
+    wait_for(lambda: sync_prefect_client.read_flow_run(run.id).state.type == StateType.RUNNING, timeout=60,
+             what="the run to start on the runner")
+    sync_prefect_client.set_flow_run_state(run.id, Cancelling(), force=True)
+    final = wait_for(
+        lambda: (r := sync_prefect_client.read_flow_run(run.id)).state.type == StateType.CANCELLED and r,
+        timeout=60, what="the runner to kill the run (it learns of it from the flow-run event naming its deployment)",
+    )
+    assert final.state.type == StateType.CANCELLED
 
 
 def test_cli_deployment_run_executes(served, cli, sync_prefect_client):

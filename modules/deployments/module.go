@@ -48,8 +48,9 @@ var migrationsFS embed.FS
 var Module = fx.Module("deployments",
 	fx.Provide(
 		fx.Private,
-		func(d *db.DB, f *filter.Registry, p *workpools.Lookup, l *concurrency.DeploymentSlots) *repo {
-			return &repo{db: d, filters: f, pools: p, limits: l}
+		newDeploymentEvents,
+		func(d *db.DB, f *filter.Registry, p *workpools.Lookup, l *concurrency.DeploymentSlots, e *deploymentEvents) *repo {
+			return &repo{db: d, filters: f, pools: p, limits: l, events: e}
 		},
 		newSchedulerConfig,
 		newConcurrencySettings,
@@ -68,6 +69,7 @@ var Module = fx.Module("deployments",
 		o.AsFlowRule(func(c *concurrencyRules) o.Rule { return c.validateAtRunningRule() }),
 		o.AsFlowTransform(func(c *concurrencyRules) o.Transform { return c.preserveLeaseTransform() }),
 		o.AsFlowTransform(func(c *concurrencyRules) o.Transform { return c.releaseTransform() }),
+		runs.AsRelatedResources(relatedToRuns),
 		workpools.AsPolledHook(func(r *repo) workpools.PolledHook { return r.markQueuesReady }),
 		platform.AsMigrations(func() migrate.Set {
 			return migrate.Set{Module: "deployments", FS: migrationsFS, Dir: "migrations"}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -23,6 +24,7 @@ type repo struct {
 	filters *filter.Registry
 	pools   *workpools.Lookup
 	limits  *concurrency.DeploymentSlots
+	events  *deploymentEvents
 }
 
 func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
@@ -34,6 +36,7 @@ func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
 func (r *repo) upsert(ctx context.Context, d *Deployment, set columns, target *queueTarget, limit optionalInt, schedules []scheduleCreate) (uuid.UUID, bool, error) {
 	id := d.ID
 	inserted := false
+	before, _ := r.readWhere(ctx, r.db.Read, "deployment.flow_id = ? AND deployment.name = ?", d.FlowID, d.Name)
 	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := target.resolve(ctx, tx, r.pools, d, &set); err != nil {
 			return err
@@ -65,7 +68,24 @@ func (r *repo) upsert(ctx context.Context, d *Deployment, set columns, target *q
 		_, err = insertSchedules(ctx, tx, id, schedules)
 		return err
 	})
+	if err == nil {
+		r.emitChange(ctx, id, before, inserted)
+	}
 	return id, inserted, err
+}
+
+// emitChange emits created, or updated with what changed since before.
+func (r *repo) emitChange(ctx context.Context, id uuid.UUID, before *Deployment, inserted bool) {
+	after, err := r.byID(ctx, id)
+	if err != nil {
+		return
+	}
+	switch {
+	case inserted:
+		r.events.created(ctx, r.db.Read, after)
+	case before != nil:
+		r.events.updated(ctx, r.db.Read, before, after)
+	}
 }
 
 // deleteScheduledRuns deletes the deployment's runs that are Scheduled and
@@ -235,6 +255,7 @@ func (r *repo) count(ctx context.Context, f api.Filters) (int, error) {
 // update_deployment does. False if there is no such deployment.
 func (r *repo) update(ctx context.Context, id uuid.UUID, d *Deployment, set columns, target *queueTarget, limit optionalInt, schedules []scheduleCreate) (bool, error) {
 	found := false
+	before, _ := r.byID(ctx, id)
 	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if err := target.resolve(ctx, tx, r.pools, d, &set); err != nil {
 			return err
@@ -261,6 +282,9 @@ func (r *repo) update(ctx context.Context, id uuid.UUID, d *Deployment, set colu
 		}
 		return deleteScheduledRuns(ctx, tx, id, true, true)
 	})
+	if found && err == nil {
+		r.emitChange(ctx, id, before, false)
+	}
 	return found, err
 }
 
@@ -268,6 +292,7 @@ func (r *repo) update(ctx context.Context, id uuid.UUID, d *Deployment, set colu
 // runs (Prefect's pause_deployment). False if there is no such deployment.
 func (r *repo) setPaused(ctx context.Context, id uuid.UUID, paused bool) (bool, error) {
 	found := false
+	before, _ := r.byID(ctx, id)
 	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Table("deployment").Set("paused = ?", paused).Set("updated = ?", types.Now()).Where("id = ?", id).Exec(ctx)
 		if err != nil {
@@ -283,6 +308,9 @@ func (r *repo) setPaused(ctx context.Context, id uuid.UUID, paused bool) (bool, 
 		}
 		return nil
 	})
+	if found && err == nil {
+		r.emitChange(ctx, id, before, false)
+	}
 	return found, err
 }
 
@@ -297,6 +325,10 @@ func (r *repo) deleteByIDs(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, e
 	deleted := []uuid.UUID{}
 	if len(ids) == 0 {
 		return deleted, nil
+	}
+	var gone []*Deployment
+	if err := r.db.Read.NewSelect().Model(&gone).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read deployments to delete: %w", err)
 	}
 	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		for _, id := range ids {
@@ -318,6 +350,11 @@ func (r *repo) deleteByIDs(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, e
 	if err != nil {
 		return nil, fmt.Errorf("delete deployments: %w", db.Translate(err))
 	}
+	for _, d := range gone {
+		if slices.Contains(deleted, d.ID) {
+			r.events.deleted(ctx, r.db.Read, d)
+		}
+	}
 	return deleted, nil
 }
 
@@ -327,10 +364,18 @@ func (r *repo) markReady(ctx context.Context, ids []uuid.UUID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := r.db.NewUpdate().Table("deployment").Set("last_polled = ?", types.Now()).Set("status = ?", statusReady).
-		Where("id IN (?)", bun.In(ids)).Exec(ctx)
+	var becoming []*Deployment
+	err := r.db.NewUpdate().Model(&becoming).Set("last_polled = ?", types.Now()).Set("status = ?", statusReady).
+		Where("id IN (?)", bun.In(ids)).Where("status <> ?", statusReady).Returning("*").Scan(ctx)
 	if err != nil {
 		return fmt.Errorf("mark deployments ready: %w", err)
+	}
+	_, err = r.db.NewUpdate().Table("deployment").Set("last_polled = ?", types.Now()).Where("id IN (?)", bun.In(ids)).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("mark deployments polled: %w", err)
+	}
+	for _, d := range becoming {
+		r.events.ready(ctx, r.db.Read, d)
 	}
 	return nil
 }
@@ -359,10 +404,10 @@ func (r *repo) markQueuesReady(ctx context.Context, queueIDs []uuid.UUID) error 
 	if len(queueIDs) == 0 {
 		return nil
 	}
-	_, err := r.db.NewUpdate().Table("deployment").Set("last_polled = ?", types.Now()).Set("status = ?", statusReady).
-		Where("work_queue_id IN (?)", bun.In(queueIDs)).Exec(ctx)
+	var ids []uuid.UUID
+	err := r.db.NewSelect().Table("deployment").Column("id").Where("work_queue_id IN (?)", bun.In(queueIDs)).Scan(ctx, &ids)
 	if err != nil {
-		return fmt.Errorf("mark deployments of polled queues ready: %w", err)
+		return fmt.Errorf("read deployments of polled queues: %w", err)
 	}
-	return nil
+	return r.markReady(ctx, ids)
 }

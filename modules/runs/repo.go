@@ -19,6 +19,7 @@ import (
 // repo reads and writes flow runs, task runs and their states.
 type repo struct {
 	db       *db.DB
+	events   *stateEvents
 	filters  *filter.Registry
 	policies *policies
 	queues   WorkQueues // nil unless the workpools module is built
@@ -32,7 +33,7 @@ func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
 func (r *repo) createFlowRun(ctx context.Context, run *FlowRun, state *o.State, params map[string]any) (*FlowRun, bool, error) {
 	var id uuid.UUID
 	inserted := false
-	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := r.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		id, inserted, err = r.createFlowRunIn(ctx, tx, run, state, params)
 		return err
@@ -60,7 +61,7 @@ func (r *repo) flowRun(ctx context.Context, id uuid.UUID) (*FlowRun, error) {
 // setState orchestrates a state for a flow or task run in its own transaction.
 func (r *repo) setState(ctx context.Context, kind o.Kind, id uuid.UUID, s *o.State, force bool, params map[string]any) (*o.Result, error) {
 	var res *o.Result
-	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := r.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if kind == o.FlowRun {
 			res, err = r.setFlowRunState(ctx, tx, id, s, force, params)
@@ -77,7 +78,7 @@ func (r *repo) setState(ctx context.Context, kind o.Kind, id uuid.UUID, s *o.Sta
 func (r *repo) createTaskRun(ctx context.Context, run *TaskRun, state *o.State, params map[string]any) (*TaskRun, bool, error) {
 	inserted := false
 	id := run.ID
-	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := r.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewInsert().Model(run).On("CONFLICT DO NOTHING").Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("insert task run: %w", db.Translate(err))
