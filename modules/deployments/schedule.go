@@ -125,9 +125,12 @@ func (s *Schedule) decodeInterval(body scheduleBody) error {
 	s.Interval = &secs
 	anchor := time.Now().UTC()
 	if body.AnchorDate != nil {
-		t, err := types.Parse(*body.AnchorDate)
+		// keep the offset sent, as pydantic does; naive times are UTC
+		t, err := time.Parse(time.RFC3339Nano, *body.AnchorDate)
 		if err != nil {
-			return fmt.Errorf("Input should be a valid datetime")
+			if t, err = types.Parse(*body.AnchorDate); err != nil {
+				return fmt.Errorf("Input should be a valid datetime")
+			}
 		}
 		anchor = t
 	}
