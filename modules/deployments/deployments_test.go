@@ -177,7 +177,7 @@ func TestRunsFromDeployment(t *testing.T) {
 		app.JSON(http.MethodPost, "/api/deployments/", map[string]any{"name": "d", "flow_id": flowID, "tags": []string{"t"},
 			"parameters": map[string]any{"x": 1}, "enforce_parameter_schema": true,
 			"parameter_openapi_schema": map[string]any{"type": "object", "properties": map[string]any{"x": map[string]any{"type": "integer"}}},
-			"schedules": []any{map[string]any{"schedule": map[string]any{"interval": 3600, "anchor_date": "2026-01-01T00:00:00Z"}}},
+			"schedules":                []any{map[string]any{"schedule": map[string]any{"interval": 3600, "anchor_date": "2026-01-01T00:00:00Z"}}},
 		}, http.StatusCreated, &dep)
 
 		status, body := app.Do(http.MethodPost, "/api/deployments/"+dep.ID+"/create_flow_run", map[string]any{"parameters": map[string]any{"x": "no"}})
