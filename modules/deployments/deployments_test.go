@@ -192,6 +192,21 @@ func TestRunsFromDeployment(t *testing.T) {
 			t.Fatalf("run = %+v", run)
 		}
 
+		var bulk struct {
+			Results []struct {
+				FlowRunID *string `json:"flow_run_id"`
+				Status    string  `json:"status"`
+				Error     *string `json:"error"`
+			} `json:"results"`
+		}
+		app.JSON(http.MethodPost, "/api/deployments/"+dep.ID+"/create_flow_run/bulk",
+			[]any{map[string]any{"parameters": map[string]any{"x": "no"}}, map[string]any{}}, http.StatusOK, &bulk)
+		if len(bulk.Results) != 2 || bulk.Results[0].Status != "FAILED" || bulk.Results[0].Error == nil ||
+			bulk.Results[1].Status != "CREATED" || bulk.Results[1].FlowRunID == nil {
+			t.Fatalf("bulk = %+v", bulk)
+		}
+		app.JSON(http.MethodDelete, "/api/flow_runs/"+*bulk.Results[1].FlowRunID, nil, http.StatusNoContent, nil)
+
 		window := map[string]any{"start_time": "2026-02-01T00:00:00Z", "end_time": "2026-02-02T00:00:00Z", "min_runs": 3, "max_runs": 3}
 		app.JSON(http.MethodPost, "/api/deployments/"+dep.ID+"/schedule", window, http.StatusOK, nil)
 		app.JSON(http.MethodPost, "/api/deployments/"+dep.ID+"/schedule", window, http.StatusOK, nil) // idempotent

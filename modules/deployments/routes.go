@@ -58,6 +58,7 @@ func newRoutes(r *repo, fr *runs.FlowRunCreator, s *scheduler, cfg config.API) a
 		{Method: http.MethodPost, Path: "/deployments/{id}/pause_deployment", Handler: h.setPaused(true)},
 		{Method: http.MethodPost, Path: "/deployments/{id}/resume_deployment", Handler: h.setPaused(false)},
 		{Method: http.MethodPost, Path: "/deployments/{id}/create_flow_run", Handler: h.createFlowRun},
+		{Method: http.MethodPost, Path: "/deployments/{id}/create_flow_run/bulk", Handler: h.createFlowRuns},
 		{Method: http.MethodPost, Path: "/deployments/{id}/schedule", Handler: h.schedule},
 		{Method: http.MethodGet, Path: "/deployments/{id}/schedules", Handler: h.readSchedules},
 		{Method: http.MethodPost, Path: "/deployments/{id}/schedules", Handler: h.createSchedules},

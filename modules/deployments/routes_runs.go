@@ -25,13 +25,104 @@ func (h *handlers) createFlowRun(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &b); err != nil {
 		return err
 	}
-	d, err := h.repo.byID(r.Context(), id)
-	if isNotFound(err) {
-		return api.NotFound(notFound).Wrap(err)
-	}
+	d, err := h.deployment(r, id)
 	if err != nil {
 		return err
 	}
+	n, fail := h.prepareRun(r, d, &b)
+	if fail != nil {
+		return fail.err
+	}
+	run, inserted, err := h.runs.Create(r.Context(), n, orchestrationParams(r))
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if inserted {
+		status = http.StatusCreated
+	}
+	return api.WriteJSON(w, status, run)
+}
+
+func (h *handlers) deployment(r *http.Request, id uuid.UUID) (*Deployment, error) {
+	d, err := h.repo.byID(r.Context(), id)
+	if isNotFound(err) {
+		return nil, api.NotFound(notFound).Wrap(err)
+	}
+	return d, err
+}
+
+// bulkCreateLimit is Prefect's BULK_CREATE_LIMIT.
+const bulkCreateLimit = 100
+
+// runBatch is the JSON list body of create_flow_run/bulk.
+type runBatch []flowRunFromDeployment
+
+func (b *runBatch) Validate() []api.FieldError {
+	var errs []api.FieldError
+	for i := range *b {
+		for _, e := range (*b)[i].Validate() {
+			e.Loc = append([]any{"body", i}, e.Loc[1:]...)
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+// createFlowRuns serves POST /deployments/{id}/create_flow_run/bulk: each
+// run is created or reported FAILED with why, as Prefect's bulk create.
+func (h *handlers) createFlowRuns(w http.ResponseWriter, r *http.Request) error {
+	id, err := api.PathUUID(r, "id", notFound)
+	if err != nil {
+		return err
+	}
+	var body runBatch
+	if err := api.Decode(r, &body); err != nil {
+		return err
+	}
+	if len(body) > bulkCreateLimit {
+		return api.BadRequest(fmt.Sprintf("Cannot create more than %d flow runs at once.", bulkCreateLimit))
+	}
+	d, err := h.deployment(r, id)
+	if err != nil {
+		return err
+	}
+	type result struct {
+		FlowRunID *uuid.UUID `json:"flow_run_id"`
+		Status    string     `json:"status"`
+		Error     *string    `json:"error"`
+	}
+	results := make([]result, 0, len(body))
+	failed := func(msg string) { results = append(results, result{Status: "FAILED", Error: &msg}) }
+	for i := range body {
+		n, fail := h.prepareRun(r, d, &body[i])
+		if fail != nil {
+			failed(fail.bulk)
+			continue
+		}
+		run, _, err := h.runs.Create(r.Context(), n, orchestrationParams(r))
+		if err != nil {
+			failed(err.Error())
+			continue
+		}
+		runID := run.ID
+		results = append(results, result{FlowRunID: &runID, Status: "CREATED"})
+	}
+	return api.WriteJSON(w, http.StatusOK, map[string]any{"results": results})
+}
+
+// runFailure is why a run cannot be made: the single create's HTTP error
+// and the bulk create's text.
+type runFailure struct {
+	err  error
+	bulk string
+}
+
+// prepareRun builds the run a request asks of a deployment: parameters
+// merged, hydrated and validated when the schema is enforced; the
+// deployment's queue, or the named queue of its pool; tags united; labels
+// with the system ones.
+func (h *handlers) prepareRun(r *http.Request, d *Deployment, b *flowRunFromDeployment) (runs.NewFlowRun, *runFailure) {
 	merged := map[string]any{}
 	for k, v := range d.Parameters {
 		merged[k] = v
@@ -41,7 +132,8 @@ func (h *handlers) createFlowRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	params, err := h.hydrate(r, merged)
 	if err != nil {
-		return api.BadRequest(fmt.Sprintf("Error hydrating flow run parameters: %v", err)).Wrap(err)
+		msg := fmt.Sprintf("Error hydrating flow run parameters: %v", err)
+		return runs.NewFlowRun{}, &runFailure{api.BadRequest(msg).Wrap(err), err.Error()}
 	}
 	enforce := d.EnforceParameterSchema
 	if b.EnforceParameterSchema != nil {
@@ -49,41 +141,23 @@ func (h *handlers) createFlowRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	if enforce {
 		if d.ParameterOpenAPISchema == nil {
-			return api.Conflict("Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.")
+			return runs.NewFlowRun{}, &runFailure{api.Conflict("Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema."),
+				"Parameter schema enforcement is enabled but deployment has no valid schema."}
 		}
 		if err := validateParameters(params, d.ParameterOpenAPISchema); err != nil {
-			return api.Conflict("Error creating flow run: " + err.Error()).Wrap(err)
+			return runs.NewFlowRun{}, &runFailure{api.Conflict("Error creating flow run: " + err.Error()).Wrap(err), "Parameter validation failed: " + err.Error()}
 		}
 	}
 	queueName, queueID := d.WorkQueueName, d.WorkQueueID
 	if b.WorkQueueName != nil && *b.WorkQueueName != "" {
 		queueName, queueID, err = h.queueForRun(r, d, *b.WorkQueueName)
 		if err != nil {
-			return err
+			return runs.NewFlowRun{}, &runFailure{err, fmt.Sprintf("Cannot create flow run in work queue %s because deployment is not associated with a work pool.", *b.WorkQueueName)}
 		}
 	}
-	tags := unionTags(d.Tags, b.Tags)
-	labels := runLabels(d, b.Labels)
-	now := types.Now()
-	var state *o.State
-	if b.State != nil {
-		state = &o.State{Type: *b.State.Type, Timestamp: now, Message: b.State.Message, StateDetails: b.State.StateDetails}
-		if b.State.Name != nil {
-			state.Name = *b.State.Name
-		} else {
-			state.Name = state.Type.DefaultName()
-		}
-		if b.State.Data != nil {
-			data, err := json.Marshal(b.State.Data)
-			if err != nil {
-				return fmt.Errorf("encode state data: %w", err)
-			}
-			state.Data = data
-		}
-		if state.Type == o.Scheduled && state.StateDetails.ScheduledTime == nil {
-			t := now
-			state.StateDetails.ScheduledTime = &t
-		}
+	state, err := b.State.toState()
+	if err != nil {
+		return runs.NewFlowRun{}, &runFailure{err, err.Error()}
 	}
 	infraDoc := b.InfrastructureDocumentID
 	if infraDoc == nil {
@@ -93,20 +167,39 @@ func (h *handlers) createFlowRun(w http.ResponseWriter, r *http.Request) error {
 	if jobVars == nil {
 		jobVars = map[string]any{}
 	}
-	run, inserted, err := h.runs.Create(r.Context(), runs.NewFlowRun{
+	return runs.NewFlowRun{
 		FlowID: d.FlowID, Name: b.Name, DeploymentID: &d.ID, DeploymentVersion: d.Version, Parameters: params,
-		Context: b.Context, JobVariables: jobVars, Tags: tags, Labels: labels, IdempotencyKey: b.IdempotencyKey,
-		WorkQueueID: queueID, WorkQueueName: queueName, InfrastructureDocumentID: infraDoc,
+		Context: b.Context, JobVariables: jobVars, Tags: unionTags(d.Tags, b.Tags), Labels: runLabels(d, b.Labels),
+		IdempotencyKey: b.IdempotencyKey, WorkQueueID: queueID, WorkQueueName: queueName, InfrastructureDocumentID: infraDoc,
 		ParentTaskRunID: b.ParentTaskRunID, EmpiricalPolicy: b.EmpiricalPolicy, CreatedBy: createdBy(r), State: state,
-	}, orchestrationParams(r))
-	if err != nil {
-		return err
+	}, nil
+}
+
+// toState is the requested first state, with Prefect's defaults; nil (the
+// runs module's Scheduled now) when none was sent.
+func (s *stateCreate) toState() (*o.State, error) {
+	if s == nil {
+		return nil, nil
 	}
-	status := http.StatusOK
-	if inserted {
-		status = http.StatusCreated
+	now := types.Now()
+	state := &o.State{Type: *s.Type, Timestamp: now, Message: s.Message, StateDetails: s.StateDetails}
+	if s.Name != nil {
+		state.Name = *s.Name
+	} else {
+		state.Name = state.Type.DefaultName()
 	}
-	return api.WriteJSON(w, status, run)
+	if s.Data != nil {
+		data, err := json.Marshal(s.Data)
+		if err != nil {
+			return nil, fmt.Errorf("encode state data: %w", err)
+		}
+		state.Data = data
+	}
+	if state.Type == o.Scheduled && state.StateDetails.ScheduledTime == nil {
+		t := now
+		state.StateDetails.ScheduledTime = &t
+	}
+	return state, nil
 }
 
 // orchestrationParams passes the client's API version to the rules.
