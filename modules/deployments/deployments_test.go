@@ -234,7 +234,15 @@ func TestRunsFromDeployment(t *testing.T) {
 			t.Fatalf("status after poll = %s", polled.Status)
 		}
 
-		app.JSON(http.MethodDelete, "/api/deployments/"+dep.ID, nil, http.StatusNoContent, nil)
+		var bulkDeleted struct{ Deleted []string }
+		app.JSON(http.MethodPost, "/api/deployments/bulk_delete", map[string]any{"deployments": map[string]any{"name": map[string]any{"any_": []string{"nope"}}}}, http.StatusOK, &bulkDeleted)
+		if len(bulkDeleted.Deleted) != 0 {
+			t.Fatalf("bulk delete of no match = %v", bulkDeleted.Deleted)
+		}
+		app.JSON(http.MethodPost, "/api/deployments/bulk_delete", map[string]any{"deployments": map[string]any{"name": map[string]any{"any_": []string{"d"}}}}, http.StatusOK, &bulkDeleted)
+		if len(bulkDeleted.Deleted) != 1 || bulkDeleted.Deleted[0] != dep.ID {
+			t.Fatalf("bulk delete = %v, want %s", bulkDeleted.Deleted, dep.ID)
+		}
 		var left int
 		app.JSON(http.MethodPost, "/api/flow_runs/count", map[string]any{"flow_runs": map[string]any{"deployment_id": map[string]any{"any_": []string{dep.ID}}}}, http.StatusOK, &left)
 		if left != 0 {

@@ -2,7 +2,6 @@ package deployments
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -28,9 +27,6 @@ var (
 	}
 )
 
-// bulkLimit is Prefect's BULK_OPERATION_LIMIT.
-const bulkLimit = 50
-
 type handlers struct {
 	repo  *repo
 	runs  *runs.FlowRunCreator
@@ -49,7 +45,7 @@ func newRoutes(r *repo, fr *runs.FlowRunCreator, s *scheduler, cfg config.API) a
 		{Method: http.MethodPost, Path: "/deployments/filter", Handler: h.list.Filter},
 		{Method: http.MethodPost, Path: "/deployments/count", Handler: h.list.CountHandler},
 		{Method: http.MethodPost, Path: "/deployments/paginate", Handler: h.list.Paginate},
-		{Method: http.MethodPost, Path: "/deployments/bulk_delete", Handler: h.bulkDelete},
+		{Method: http.MethodPost, Path: "/deployments/bulk_delete", Handler: api.BulkDelete("deployments", r.matchIDs, r.deleteByIDs)},
 		{Method: http.MethodPost, Path: "/deployments/get_scheduled_flow_runs", Handler: h.scheduledFlowRuns},
 		{Method: http.MethodGet, Path: "/deployments/name/{flow}/{name}", Handler: h.readByName},
 		{Method: http.MethodGet, Path: "/deployments/{id}", Handler: api.ReadByID(notFound, r.byID)},
@@ -216,28 +212,18 @@ func (h *handlers) setPaused(paused bool) api.HandlerFunc {
 	}
 }
 
-func (h *handlers) bulkDelete(w http.ResponseWriter, r *http.Request) error {
-	var own json.RawMessage
-	limit := bulkLimit
-	if err := api.DecodeParams(r, api.Params{"deployments": &own, "limit": &limit}); err != nil {
-		return err
-	}
-	if limit < 1 || limit > bulkLimit {
-		return api.Invalid("less_than_equal", "Input should be between 1 and 50", limit, "limit")
-	}
-	matched, err := h.repo.list(r.Context(), api.Filters{"deployments": own}, "NAME_ASC", limit, 0)
+// matchIDs lists the ids of the deployments a bulk operation's filter
+// selects, by name.
+func (r *repo) matchIDs(ctx context.Context, f api.Filters, limit int) ([]uuid.UUID, error) {
+	matched, err := r.list(ctx, f, "NAME_ASC", limit, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ids := make([]uuid.UUID, len(matched))
 	for i, d := range matched {
 		ids[i] = d.ID
 	}
-	deleted, err := h.repo.deleteByIDs(r.Context(), ids)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, map[string]any{"deleted": deleted})
+	return ids, nil
 }
 
 // countByFlow serves /ui/flows/count-deployments: {flow id: count} for the
