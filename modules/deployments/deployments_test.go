@@ -138,6 +138,7 @@ func TestErrors(t *testing.T) {
 		{"patch missing", http.MethodPatch, missing, map[string]any{}, 404, `"Deployment not found"`},
 		{"run of missing", http.MethodPost, missing + "/create_flow_run", map[string]any{}, 404, `"Deployment not found"`},
 		{"schedules of missing", http.MethodGet, missing + "/schedules", nil, 404, `"Deployment not found."`},
+		{"unknown global limit", http.MethodPost, "/api/deployments/", map[string]any{"name": "x", "flow_id": flowID, "global_concurrency_limit_id": uuid.NewString()}, 404, `"Concurrency limit not found"`},
 		{"unknown pool", http.MethodPost, "/api/deployments/", map[string]any{"name": "x", "flow_id": flowID, "work_pool_name": "nope"}, 404, `"Work pool \"nope\" not found."`},
 	}
 	for _, tt := range tests {

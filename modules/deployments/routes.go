@@ -122,6 +122,9 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.Path != nil, "path")
 	set.add(b.Entrypoint != nil, "entrypoint")
 	set.add(b.JobVariables != nil, "job_variables")
+	if err := h.checkGlobalLimit(r, b.GlobalConcurrencyLimitID); err != nil {
+		return err
+	}
 	id, inserted, err := h.repo.upsert(r.Context(), d, set, newQueueTarget(b.WorkPoolName, b.WorkQueueName), b.ConcurrencyLimit, b.Schedules)
 	if err != nil {
 		return err
@@ -135,6 +138,22 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 	}
 	return api.WriteJSON(w, status, stored)
+}
+
+// checkGlobalLimit answers 404 for a global_concurrency_limit_id that names
+// no limit, as Prefect's create does.
+func (h *handlers) checkGlobalLimit(r *http.Request, id *uuid.UUID) error {
+	if id == nil {
+		return nil
+	}
+	found, err := h.repo.limits.Limits(r.Context(), []uuid.UUID{*id})
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return api.NotFound("Concurrency limit not found")
+	}
+	return nil
 }
 
 func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
