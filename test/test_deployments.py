@@ -353,6 +353,33 @@ def test_worker_runs_a_deployment_from_source(process_worker, tmp_path, sync_pre
     assert run.work_pool_name == pool and run.parameters == {"name": "worker"}
     assert sync_prefect_client.read_deployment(deployment_id).status.value == "READY"
 
+    # `prefect deploy` from a prefect.yaml, run by the same worker
+    (tmp_path / "prefect.yaml").write_text(textwrap.dedent(f"""
+        name: e2e
+        prefect-version: 3.9.1
+        pull:
+        - prefect.deployments.steps.set_working_directory:
+            directory: {tmp_path}
+        deployments:
+        - name: from-yaml
+          entrypoint: served_flow.py:greet
+          parameters:
+            name: yaml
+          work_pool:
+            name: {pool}
+            work_queue_name: yaml-queue
+        """))
+    env = dict(os.environ, COLUMNS="250", NO_COLOR="1")
+    prefect = os.path.join(os.path.dirname(sys.executable), "prefect")
+    res = subprocess.run([prefect, "--no-prompt", "deploy", "--name", "from-yaml"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    yaml_deployment = sync_prefect_client.read_deployment_by_name("served-flow/from-yaml")
+    assert yaml_deployment.work_queue_name == "yaml-queue" and yaml_deployment.work_pool_name == pool
+    run = run_deployment("served-flow/from-yaml", timeout=120, poll_interval=0.5)
+    assert run.state.type == StateType.COMPLETED, (run.state, worker_log.read_text()[-3000:])
+    assert run.parameters == {"name": "yaml"} and run.work_queue_name == "yaml-queue"
+
 
 @pytest.mark.parametrize("strategy", ["ENQUEUE", "CANCEL_NEW"])
 def test_deployment_concurrency_limit(sync_prefect_client, strategy):
