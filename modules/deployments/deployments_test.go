@@ -56,7 +56,7 @@ type flowRun struct {
 
 func createFlow(t *testing.T, app *platformtest.App, name string) string {
 	var f struct{ ID string }
-	app.JSON(http.MethodPost, "/api/flows/", map[string]any{"name": name}, http.StatusCreated, &f)
+	app.JSON(http.MethodPost, "/api/flows/", map[string]any{"name": name, "labels": map[string]any{"team": "data"}}, http.StatusCreated, &f)
 	return f.ID
 }
 
@@ -77,7 +77,7 @@ func TestUpsertReadFilterUpdate(t *testing.T) {
 		if len(second.Schedules) != 1 || second.Schedules[0].Schedule["cron"] != "0 9 * * *" || second.Schedules[0].Active {
 			t.Fatalf("upsert schedules = %+v, want the new inactive cron only", second.Schedules)
 		}
-		if second.Labels["prefect.flow.id"] != flowID || second.Status != "NOT_READY" {
+		if second.Labels["prefect.flow.id"] != flowID || second.Labels["team"] != "data" || second.Status != "NOT_READY" {
 			t.Fatalf("labels/status = %v %s", second.Labels, second.Status)
 		}
 		var byName deployment

@@ -411,3 +411,20 @@ func (r *repo) markQueuesReady(ctx context.Context, queueIDs []uuid.UUID) error 
 	}
 	return r.markReady(ctx, ids)
 }
+
+// flowLabels reads a flow's labels ({} for a flow without, or none).
+func (r *repo) flowLabels(ctx context.Context, flowID uuid.UUID) (map[string]any, error) {
+	var rows []struct {
+		Labels map[string]any `bun:"labels"`
+	}
+	if err := r.db.Read.NewSelect().Table("flow").Column("labels").Where("id = ?", flowID).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("read labels of flow %s: %w", flowID, err)
+	}
+	out := map[string]any{}
+	if len(rows) > 0 {
+		for k, v := range rows[0].Labels {
+			out[k] = v
+		}
+	}
+	return out, nil
+}

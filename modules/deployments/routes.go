@@ -100,10 +100,17 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	if b.EnforceParameterSchema != nil {
 		d.EnforceParameterSchema = *b.EnforceParameterSchema
 	}
-	d.Labels = map[string]any{"prefect.flow.id": d.FlowID.String()}
-	for k, v := range b.Labels {
-		d.Labels[k] = v
+	// Prefect's with_system_labels_for_deployment: the flow's labels, the
+	// flow id, then the labels sent.
+	labels, err := h.repo.flowLabels(r.Context(), d.FlowID)
+	if err != nil {
+		return err
 	}
+	labels["prefect.flow.id"] = d.FlowID.String()
+	for k, v := range b.Labels {
+		labels[k] = v
+	}
+	d.Labels = labels
 	var set columns
 	set.add(b.Version != nil, "version")
 	set.add(b.Description != nil, "description")
