@@ -150,11 +150,23 @@ type deploymentUpdate struct {
 
 func (u *deploymentUpdate) Validate() []api.FieldError {
 	errs := checkConcurrencyLimit(u.ConcurrencyLimit.Value)
-	errs = append(errs, u.ConcurrencyOptions.validate("concurrency_options")...)
-	for i := range u.Schedules {
-		errs = append(errs, u.Schedules[i].validate("schedules", i)...)
+	return append(errs, u.ConcurrencyOptions.validate("concurrency_options")...)
+}
+
+// newSchedules are the schedules an update sets: those that have a
+// schedule (Prefect's DeploymentScheduleUpdate may omit it; such entries are
+// skipped); nil when the update does not touch schedules.
+func (u *deploymentUpdate) newSchedules() []scheduleCreate {
+	if u.Schedules == nil {
+		return nil
 	}
-	return errs
+	out := []scheduleCreate{}
+	for _, s := range u.Schedules {
+		if s.Schedule != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // flowRunFromDeployment is Prefect's DeploymentFlowRunCreate.

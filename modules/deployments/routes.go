@@ -200,7 +200,7 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.StorageDocumentID != nil, "storage_document_id")
 	set.add(b.InfrastructureDocumentID != nil, "infrastructure_document_id")
 	set.add(b.EnforceParameterSchema != nil, "enforce_parameter_schema")
-	ok, err := h.repo.update(r.Context(), id, d, set, newQueueTarget(b.WorkPoolName, b.WorkQueueName), b.ConcurrencyLimit, b.Schedules)
+	ok, err := h.repo.update(r.Context(), id, d, set, newQueueTarget(b.WorkPoolName, b.WorkQueueName), b.ConcurrencyLimit, b.newSchedules())
 	if err != nil {
 		return err
 	}
