@@ -273,27 +273,33 @@ DST_CASES = [
 ]
 
 
+def post_retrying(api, path: str, body: dict):
+    """POST, again on a 503: the reference server answers 503 when its SQLite is locked under load."""
+    deadline = time.monotonic() + 30
+    while True:
+        resp = api.post(path, json=body)
+        if resp.status_code != 503 or time.monotonic() > deadline:
+            return resp
+        time.sleep(0.5)
+
+
 @pytest.mark.parametrize("schedule,start,count", DST_CASES)
 def test_schedule_dates_match_prefect_across_dst(api, sync_prefect_client, schedule, start, count):
     flow_id = sync_prefect_client.create_flow_from_name("dst-flow")
     name = f"dst-{abs(hash((str(schedule), start)))}"
-    resp = api.post(
-        "/deployments/",
-        json={"flow_id": str(flow_id), "name": name, "paused": True,
-              "schedules": [{"schedule": schedule, "active": True}]},
+    resp = post_retrying(
+        api, "/deployments/",
+        {"flow_id": str(flow_id), "name": name, "paused": True, "schedules": [{"schedule": schedule, "active": True}]},
     )
     assert resp.status_code in (200, 201), resp.text
     dep_id = resp.json()["id"]
     end = datetime.fromisoformat(start) + timedelta(days=400)
-    resp = api.post(
-        f"/deployments/{dep_id}/schedule",
-        json={"start_time": start, "end_time": end.isoformat(), "min_runs": count, "max_runs": count, "min_time": 0},
+    resp = post_retrying(
+        api, f"/deployments/{dep_id}/schedule",
+        {"start_time": start, "end_time": end.isoformat(), "min_runs": count, "max_runs": count, "min_time": 0},
     )
     assert resp.status_code == 200, resp.text
-    resp = api.post(
-        "/flow_runs/filter",
-        json={"deployments": {"id": {"any_": [dep_id]}}, "sort": "EXPECTED_START_TIME_ASC"},
-    )
+    resp = post_retrying(api, "/flow_runs/filter", {"deployments": {"id": {"any_": [dep_id]}}, "sort": "EXPECTED_START_TIME_ASC"})
     got = [datetime.fromisoformat(r["expected_start_time"].replace("Z", "+00:00")) for r in resp.json()]
 
     expected_schedule = server_schedule_of_dict(schedule)
