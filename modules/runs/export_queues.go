@@ -26,10 +26,11 @@ type WorkQueues interface {
 	Pools(ctx context.Context, idb bun.IDB, queueIDs []uuid.UUID) (map[uuid.UUID]PoolRef, error)
 }
 
-// PoolRef names a work pool.
+// PoolRef names a queue's work pool, and the queue.
 type PoolRef struct {
-	ID   uuid.UUID
-	Name string
+	ID        uuid.UUID
+	Name      string
+	QueueName string
 }
 
 type repoParams struct {
@@ -66,7 +67,9 @@ func (r *repo) resolveWorkPool(ctx context.Context, run *FlowRun, poolName *stri
 	return nil
 }
 
-// withPools fills work_pool_id and work_pool_name of runs that have a queue.
+// withPools fills work_pool_id and work_pool_name of runs that have a queue
+// and, as Prefect's FlowRunResponse, shows the queue's own name as
+// work_queue_name.
 func (r *repo) withPools(ctx context.Context, runs []FlowRun) error {
 	if r.queues == nil {
 		return nil
@@ -89,8 +92,8 @@ func (r *repo) withPools(ctx context.Context, runs []FlowRun) error {
 			continue
 		}
 		if p, ok := pools[*runs[i].WorkQueueID]; ok {
-			id, name := p.ID, p.Name
-			runs[i].WorkPoolID, runs[i].WorkPoolName = &id, &name
+			id, name, queue := p.ID, p.Name, p.QueueName
+			runs[i].WorkPoolID, runs[i].WorkPoolName, runs[i].WorkQueueName = &id, &name, &queue
 		}
 	}
 	return nil
@@ -100,9 +103,11 @@ func (r *repo) withPools(ctx context.Context, runs []FlowRun) error {
 // that answer with flow runs (a worker's scheduled runs).
 type FlowRunReader struct{ repo *repo }
 
-// FlowRuns reads the runs with these ids, with state and pool, in the order
-// of ids; ids with no run are skipped.
-func (f *FlowRunReader) FlowRuns(ctx context.Context, ids []uuid.UUID) ([]FlowRun, error) {
+// FlowRuns reads the runs with these ids, with state, in the order of ids;
+// ids with no run are skipped. asResponse reads them as Prefect's
+// FlowRunResponse (work pool fields filled, the queue's name shown); without
+// it they are as stored (Prefect's core.FlowRun).
+func (f *FlowRunReader) FlowRuns(ctx context.Context, ids []uuid.UUID, asResponse bool) ([]FlowRun, error) {
 	if len(ids) == 0 {
 		return []FlowRun{}, nil
 	}
@@ -112,8 +117,10 @@ func (f *FlowRunReader) FlowRuns(ctx context.Context, ids []uuid.UUID) ([]FlowRu
 		return nil, fmt.Errorf("read flow runs: %w", db.Translate(err))
 	}
 	readyFlowRuns(found, clock())
-	if err := f.repo.withPools(ctx, found); err != nil {
-		return nil, err
+	if asResponse {
+		if err := f.repo.withPools(ctx, found); err != nil {
+			return nil, err
+		}
 	}
 	byID := make(map[uuid.UUID]FlowRun, len(found))
 	for _, run := range found {

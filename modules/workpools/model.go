@@ -103,8 +103,10 @@ type WorkQueue struct {
 	Status           string          `bun:"status,notnull"`
 	WorkPoolID       uuid.UUID       `bun:"work_pool_id,type:uuid,notnull"`
 
-	// PoolName is read with the queue (a join), for work_pool_name.
+	// PoolName (and, where selected, PoolType) are read with the queue
+	// (a join), for work_pool_name and events.
 	PoolName string `bun:"pool_name,scanonly"`
+	PoolType string `bun:"pool_type,scanonly"`
 }
 
 // queueResponse is Prefect's WorkQueueResponse.

@@ -8,8 +8,16 @@
 // pool and queue names to queue ids, creating queues as Prefect's
 // deployment create does, and reads names back for responses.
 //
-// Model: model.go. Shared writes: store.go. Events: events.go. Storage:
-// migrations/.
+// Routes: routes.go (list), routes_pools.go, routes_queues.go,
+// routes_workers.go, routes_poll.go (worker poll, legacy get_runs, queue
+// status), routes_collections.go (views bundled in collections/). Bodies:
+// actions.go. Filters: filter.go. Reads and writes: store.go, repo_pools.go,
+// repo_queues.go. Poll selection: scheduled.go. Foreman: foreman.go. Events:
+// events.go. The runs hook (work_pool_name on flow runs): runs_hook.go.
+// Storage: migrations/.
+//
+// The worker websocket (/work_pools/{name}/workers/connect) is not served:
+// its 404 makes the 3.9.1 worker fall back to polling and REST heartbeats.
 package workpools
 
 import (
@@ -39,11 +47,13 @@ var Module = fx.Module("workpools",
 		},
 		func(s *store, f *filter.Registry) *poolRepo { return &poolRepo{store: s, filters: f} },
 		newScheduler,
+		newForemanSettings,
 	),
 	fx.Provide(
 		func(s *store) *Lookup { return &Lookup{store: s} },
 		fx.Annotate(func(l *Lookup) *runQueues { return &runQueues{lookup: l} }, fx.As(new(runs.WorkQueues))),
 		platform.AsRoutes(newRoutes),
+		platform.AsService(newForeman),
 		platform.AsFilter(poolsContributor),
 		platform.AsFilter(queuesContributor),
 		platform.AsFilter(poolQueuesContributor),

@@ -24,6 +24,7 @@ func newRoutes(pools *poolRepo, sched *scheduler, cfg config.API) api.Routes {
 		{Method: http.MethodPatch, Path: "/work_pools/{name}", Handler: p.update},
 		{Method: http.MethodDelete, Path: "/work_pools/{name}", Handler: p.delete},
 		{Method: http.MethodPost, Path: "/work_pools/{name}/get_scheduled_flow_runs", Handler: poll.scheduledFlowRuns},
+		{Method: http.MethodPost, Path: "/work_pools/{name}/concurrency_status", Handler: poll.poolConcurrencyStatus},
 		{Method: http.MethodPost, Path: "/work_pools/{work_pool_name}/queues", Handler: q.poolCreate},
 		{Method: http.MethodPost, Path: "/work_pools/{work_pool_name}/queues/filter", Handler: q.poolFilter},
 		{Method: http.MethodGet, Path: "/work_pools/{work_pool_name}/queues/{name}", Handler: q.poolRead},
@@ -40,6 +41,7 @@ func newRoutes(pools *poolRepo, sched *scheduler, cfg config.API) api.Routes {
 		{Method: http.MethodDelete, Path: "/work_queues/{id}", Handler: q.legacyDelete},
 		{Method: http.MethodPost, Path: "/work_queues/{id}/get_runs", Handler: poll.legacyRuns},
 		{Method: http.MethodGet, Path: "/work_queues/{id}/status", Handler: poll.status},
+		{Method: http.MethodPost, Path: "/work_queues/{id}/concurrency_status", Handler: poll.queueConcurrencyStatus},
 		{Method: http.MethodGet, Path: "/collections/views/{view}", Handler: readView},
 	}}
 }

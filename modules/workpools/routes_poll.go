@@ -86,7 +86,7 @@ func (h *pollHandlers) scheduledFlowRuns(w http.ResponseWriter, r *http.Request)
 }
 
 func (h *pollHandlers) workerRuns(r *http.Request, poolID uuid.UUID, picked []candidate) ([]workerFlowRun, error) {
-	full, err := h.sched.reader.FlowRuns(r.Context(), candidateIDs(picked))
+	full, err := h.sched.reader.FlowRuns(r.Context(), candidateIDs(picked), false)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (h *pollHandlers) legacyRuns(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 	}
-	full, err := h.sched.reader.FlowRuns(ctx, candidateIDs(picked))
+	full, err := h.sched.reader.FlowRuns(ctx, candidateIDs(picked), true)
 	if err != nil {
 		return err
 	}

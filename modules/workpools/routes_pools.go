@@ -89,6 +89,9 @@ func (h *poolHandlers) create(w http.ResponseWriter, r *http.Request) error {
 	if reserved(body.spec.Name) {
 		return api.Forbidden("Work pools starting with 'Prefect' are reserved for internal use.")
 	}
+	if err := checkTemplateDefaults(body.spec.BaseJobTemplate); err != nil {
+		return err
+	}
 	p, err := h.repo.createPool(r.Context(), body.spec)
 	if errors.Is(err, db.ErrAlreadyExists) {
 		return api.Conflict("A work pool with this name already exists.").Wrap(err)

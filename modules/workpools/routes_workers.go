@@ -2,8 +2,10 @@ package workpools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -42,17 +44,21 @@ type workerHandlers struct {
 func (h *workerHandlers) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	poolName := api.PathVar(r, "work_pool_name")
 	var (
-		name     *string
-		interval *int
+		name        *string
+		intervalRaw rawJSON
 	)
-	if err := api.DecodeParams(r, api.Params{"name": &name, "heartbeat_interval_seconds": &interval}); err != nil {
+	if err := api.DecodeParams(r, api.Params{"name": &name, "heartbeat_interval_seconds": &intervalRaw}); err != nil {
 		return err
 	}
 	if name == nil {
 		return &api.ValidationError{Errors: api.Required("name", nil)}
 	}
+	interval, err := laxInt(intervalRaw, "heartbeat_interval_seconds")
+	if err != nil {
+		return err
+	}
 	var before, after *WorkPool
-	err := h.pools.db.Tx(r.Context(), func(ctx context.Context, tx bun.Tx) error {
+	err = h.pools.db.Tx(r.Context(), func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if before, err = h.pools.poolByName(ctx, tx, poolName); err != nil {
 			return err
@@ -146,4 +152,19 @@ func (h *workerHandlers) delete(w http.ResponseWriter, r *http.Request) error {
 		return errors.Join(api.NotFound("Worker not found."), err)
 	}
 	return api.NoContent(w)
+}
+
+// laxInt reads an optional integer as pydantic's lax mode does: 30 and 30.0
+// are 30; 30.5 is refused.
+func laxInt(raw rawJSON, field string) (*int, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
+		return nil, &api.ValidationError{Errors: []api.FieldError{{Type: "int_parsing", Loc: []any{"body", field},
+			Msg: "Input should be a valid integer", Input: decodeAny(json.RawMessage(raw))}}}
+	}
+	n := int(f)
+	return &n, nil
 }

@@ -35,7 +35,7 @@ func (q *runQueues) Pools(ctx context.Context, idb bun.IDB, queueIDs []uuid.UUID
 	}
 	out := make(map[uuid.UUID]runs.PoolRef, len(refs))
 	for id, ref := range refs {
-		out[id] = runs.PoolRef{ID: ref.PoolID, Name: ref.PoolName}
+		out[id] = runs.PoolRef{ID: ref.PoolID, Name: ref.PoolName, QueueName: ref.QueueName}
 	}
 	return out, nil
 }
