@@ -34,7 +34,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/prefect-server/prefect-server/platform"
-	"github.com/prefect-server/prefect-server/platform/db"
 	"github.com/prefect-server/prefect-server/platform/filter"
 	"github.com/prefect-server/prefect-server/platform/migrate"
 	"github.com/prefect-server/prefect-server/platform/services"
@@ -53,11 +52,11 @@ var Module = fx.Module("runs",
 		newRunServices,
 		newTaskQueues,
 		newBackground,
-		func(d *db.DB, f *filter.Registry, p *policies, e *stateEvents) *repo {
-			return &repo{db: d, events: e, filters: f, policies: p}
-		},
+		newRepo,
 	),
 	fx.Provide(
+		newFlowRunCreator,
+		func(r *repo) *FlowRunReader { return &FlowRunReader{repo: r} },
 		platform.AsRoutes(newRoutes),
 		platform.AsRoutes(newFeatureRoutes),
 		platform.AsService(newRecorder),

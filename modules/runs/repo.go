@@ -22,6 +22,7 @@ type repo struct {
 	events   *stateEvents
 	filters  *filter.Registry
 	policies *policies
+	queues   WorkQueues // nil unless the workpools module is built
 }
 
 func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
@@ -30,27 +31,11 @@ func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
 // key exists, then sets its first state (forced, as Prefect does). It
 // returns the stored run and whether it was inserted.
 func (r *repo) createFlowRun(ctx context.Context, run *FlowRun, state *o.State, params map[string]any) (*FlowRun, bool, error) {
+	var id uuid.UUID
 	inserted := false
-	id := run.ID
 	err := r.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewInsert().Model(run).On("CONFLICT DO NOTHING").Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("insert flow run: %w", db.Translate(err))
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if inserted = n == 1; !inserted {
-			var existing FlowRun
-			err := tx.NewSelect().Model(&existing).Column("id").Where("flow_id = ? AND idempotency_key = ?", run.FlowID, run.IdempotencyKey).Scan(ctx)
-			if err != nil {
-				return fmt.Errorf("read flow run by idempotency key: %w", db.Translate(err))
-			}
-			id = existing.ID
-			return nil
-		}
-		_, err = r.setFlowRunState(ctx, tx, run.ID, state, true, params)
+		var err error
+		id, inserted, err = r.createFlowRunIn(ctx, tx, run, state, params)
 		return err
 	})
 	if err != nil {
@@ -67,6 +52,9 @@ func (r *repo) flowRun(ctx context.Context, id uuid.UUID) (*FlowRun, error) {
 	}
 	runs := []FlowRun{run}
 	readyFlowRuns(runs, clock())
+	if err := r.withPools(ctx, runs); err != nil {
+		return nil, err
+	}
 	return &runs[0], nil
 }
 
@@ -148,6 +136,9 @@ func (r *repo) listFlowRuns(ctx context.Context, fq api.Filters, sort string, li
 		return nil, err
 	}
 	readyFlowRuns(runs, clock())
+	if err := r.withPools(ctx, runs); err != nil {
+		return nil, err
+	}
 	return runs, nil
 }
 

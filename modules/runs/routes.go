@@ -118,6 +118,9 @@ func (h *handlers) createFlowRun(w http.ResponseWriter, r *http.Request) error {
 	if run.EmpiricalPolicy.PauseKeys == nil {
 		run.EmpiricalPolicy.PauseKeys = []string{}
 	}
+	if err := h.repo.resolveWorkPool(r.Context(), run, b.WorkPoolName); err != nil {
+		return err
+	}
 	state := &o.State{ID: newStateID(), Type: o.Pending, Name: "Pending", Timestamp: now}
 	if b.State != nil {
 		state = b.State.toState(now)
