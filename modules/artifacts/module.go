@@ -4,7 +4,8 @@
 // endpoints.
 //
 // Routes: routes.go. Model and bodies: model.go. Filters: filter.go.
-// Storage: repo.go and migrations/.
+// Storage: repo.go and migrations/. The runs module's flow-run graph reads
+// a run's artifacts through graph.go (runs.GraphArtifacts).
 //
 // Artifacts name their flow run and task run by id only, without foreign
 // keys, as Prefect's artifact table does.
@@ -15,6 +16,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/prefect-server/prefect-server/modules/runs"
 	"github.com/prefect-server/prefect-server/platform"
 	"github.com/prefect-server/prefect-server/platform/db"
 	"github.com/prefect-server/prefect-server/platform/filter"
@@ -32,6 +34,7 @@ var Module = fx.Module("artifacts",
 	),
 	fx.Provide(
 		platform.AsRoutes(newRoutes),
+		fx.Annotate(func(d *db.DB) *graphArtifacts { return &graphArtifacts{db: d} }, fx.As(new(runs.GraphArtifacts))),
 		platform.AsMigrations(func() migrate.Set { return migrate.Set{Module: "artifacts", FS: migrationsFS, Dir: "migrations"} }),
 	),
 )

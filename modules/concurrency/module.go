@@ -71,6 +71,7 @@ var Module = fx.Module("concurrency",
 		newSlots,
 	),
 	fx.Provide(
+		newDeploymentSlots,
 		platform.AsRoutes(newRoutes),
 		platform.AsService(newRepossessor),
 		orchestration.AsTaskRule(secureTaskConcurrencySlots),

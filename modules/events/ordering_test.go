@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -45,24 +46,31 @@ func (r *recorder) got() []string {
 	return slices.Clone(r.seen)
 }
 
-// orderingImpls are the implementations every ordering test runs on; make
-// returns a fresh ordering (the Redis one under a key prefix of its own).
+// orderingImpls are the implementations every ordering test runs on; open
+// runs in the implementation's own subtest (where a missing Redis skips) and
+// returns a maker of fresh orderings (the Redis ones under a key prefix of
+// that subtest), which the tests may call from their own subtests.
 var orderingImpls = []struct {
 	name string
-	make func(t *testing.T, opts OrderingOptions) CausalOrdering
+	open func(t *testing.T) func(opts OrderingOptions) CausalOrdering
 }{
-	{name: "memory", make: func(_ *testing.T, opts OrderingOptions) CausalOrdering { return NewMemoryOrdering(opts) }},
-	{name: "redis", make: func(t *testing.T, opts OrderingOptions) CausalOrdering {
+	{name: "memory", open: func(*testing.T) func(OrderingOptions) CausalOrdering {
+		return func(opts OrderingOptions) CausalOrdering { return NewMemoryOrdering(opts) }
+	}},
+	{name: "redis", open: func(t *testing.T) func(OrderingOptions) CausalOrdering {
 		c := redistest.Client(t)
-		return NewRedisOrdering(c, redistest.Prefix(t, c)+"triggers", opts)
+		prefix := redistest.Prefix(t, c)
+		n := 0
+		return func(opts OrderingOptions) CausalOrdering {
+			n++
+			return NewRedisOrdering(c, fmt.Sprintf("%s%d:triggers", prefix, n), opts)
+		}
 	}},
 }
 
 func forEachOrdering(t *testing.T, test func(t *testing.T, newOrdering func(OrderingOptions) CausalOrdering)) {
 	for _, impl := range orderingImpls {
-		t.Run(impl.name, func(t *testing.T) {
-			test(t, func(opts OrderingOptions) CausalOrdering { return impl.make(t, opts) })
-		})
+		t.Run(impl.name, func(t *testing.T) { test(t, impl.open(t)) })
 	}
 }
 

@@ -2,17 +2,12 @@ package events
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/json"
-	"errors"
-	"io"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
+
+	"github.com/prefect-server/prefect-server/platform/api"
 )
 
 // Websocket close codes Prefect uses.
@@ -83,81 +78,21 @@ func (s *sockets) stop(ctx context.Context) error {
 	}
 }
 
-// acceptPrefectSocket is Prefect's accept_prefect_socket: a client offering
-// the "prefect" subprotocol must first send {"type": "auth", "token": ...}
-// (checked against the server's auth string when one is set) and is answered
-// {"type": "auth_success"}; a client without it is accepted as a legacy
-// client unless authentication is configured. It returns nil when the
-// connection was refused or closed.
+// acceptPrefectSocket is api.AcceptPrefectSocket with this module's frame
+// limit.
 func acceptPrefectSocket(ctx context.Context, w http.ResponseWriter, r *http.Request, authString string,
 	onPing func(ctx context.Context, payload []byte) bool) *websocket.Conn {
-	offered := false
-	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
-		for _, p := range strings.Split(h, ",") {
-			offered = offered || strings.TrimSpace(p) == "prefect"
-		}
-	}
-	if !offered && authString != "" {
-		// Closing before accepting refuses the upgrade, as Starlette does.
-		http.Error(w, "'prefect' subprotocol required when auth is configured", http.StatusForbidden)
-		return nil
-	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols: []string{"prefect"},
-		// Prefect checks no Origin; the auth handshake is the protection.
-		InsecureSkipVerify: true,
-		OnPingReceived:     onPing,
-	})
-	if err != nil {
-		return nil // Accept has answered the client
-	}
-	conn.SetReadLimit(maxFrame)
-	if !offered {
-		return conn
-	}
-	typ, data, err := conn.Read(ctx)
-	if err != nil {
-		_ = conn.CloseNow()
-		return nil
-	}
-	var msg struct {
-		Type  string  `json:"type"`
-		Token *string `json:"token"`
-	}
-	if typ != websocket.MessageText || json.Unmarshal(data, &msg) != nil || msg.Type != "auth" {
-		closeWith(conn, statusPolicyViolation, "Expected 'auth' message")
-		return nil
-	}
-	if authString != "" {
-		switch {
-		case msg.Token == nil || *msg.Token == "":
-			closeWith(conn, statusPolicyViolation, "Auth required but no token provided")
-			return nil
-		case subtle.ConstantTimeCompare([]byte(*msg.Token), []byte(authString)) != 1:
-			closeWith(conn, statusPolicyViolation, "Invalid token")
-			return nil
-		}
-	}
-	if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"auth_success"}`)); err != nil {
-		_ = conn.CloseNow()
-		return nil
+	conn := api.AcceptPrefectSocket(ctx, w, r, authString, onPing)
+	if conn != nil {
+		conn.SetReadLimit(maxFrame)
 	}
 	return conn
 }
 
-// closeWith closes with a code and a reason cut to the 123 bytes a close
-// frame allows.
+// closeWith is api.CloseSocket.
 func closeWith(conn *websocket.Conn, code websocket.StatusCode, reason string) {
-	if len(reason) > 123 {
-		reason = reason[:123]
-		for !utf8.ValidString(reason) {
-			reason = reason[:len(reason)-1]
-		}
-	}
-	_ = conn.Close(code, reason)
+	api.CloseSocket(conn, code, reason)
 }
 
-// isDisconnect reports the normal ways a peer goes away.
-func isDisconnect(err error) bool {
-	return websocket.CloseStatus(err) != -1 || errors.Is(err, context.Canceled) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
-}
+// isDisconnect is api.IsDisconnect.
+func isDisconnect(err error) bool { return api.IsDisconnect(err) }

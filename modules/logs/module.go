@@ -4,7 +4,8 @@
 // PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED is set.
 //
 // Routes: routes.go and stream.go. Model and bodies: model.go. Filter:
-// filter.go and text.go. Storage: repo.go and migrations/.
+// filter.go and text.go. Storage: repo.go and migrations/. Other modules
+// read and delete a flow run's logs through Reader (export.go).
 //
 // Logs name their flow run and task run by id only, without foreign keys,
 // as Prefect's log table does: a run may be deleted before its logs are.
@@ -31,6 +32,7 @@ var Module = fx.Module("logs",
 		newStreamConfig,
 	),
 	fx.Provide(
+		NewReader,
 		platform.AsRoutes(newRoutes),
 		platform.AsMigrations(func() migrate.Set { return migrate.Set{Module: "logs", FS: migrationsFS, Dir: "migrations"} }),
 	),

@@ -2,10 +2,8 @@ package logs
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -160,53 +158,9 @@ func (h *handlers) out(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// acceptPrefectSocket is Prefect's accept_prefect_socket: a client offering
-// the "prefect" subprotocol first sends {"type": "auth", "token": ...} and is
-// answered {"type": "auth_success"}; one without it is accepted as a legacy
-// client unless authentication is configured. nil means refused or closed.
+// acceptPrefectSocket is api.AcceptPrefectSocket.
 func acceptPrefectSocket(ctx context.Context, w http.ResponseWriter, r *http.Request, authString string) *websocket.Conn {
-	offered := false
-	for _, hv := range r.Header.Values("Sec-WebSocket-Protocol") {
-		for _, p := range strings.Split(hv, ",") {
-			offered = offered || strings.TrimSpace(p) == "prefect"
-		}
-	}
-	if !offered && authString != "" {
-		http.Error(w, "'prefect' subprotocol required when auth is configured", http.StatusForbidden)
-		return nil
-	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"prefect"}, InsecureSkipVerify: true})
-	if err != nil {
-		return nil
-	}
-	if !offered {
-		return conn
-	}
-	_, data, err := conn.Read(ctx)
-	if err != nil {
-		_ = conn.CloseNow()
-		return nil
-	}
-	var msg struct {
-		Type  string  `json:"type"`
-		Token *string `json:"token"`
-	}
-	switch {
-	case json.Unmarshal(data, &msg) != nil || msg.Type != "auth":
-		_ = conn.Close(websocket.StatusPolicyViolation, "Expected 'auth' message")
-		return nil
-	case authString != "" && (msg.Token == nil || *msg.Token == ""):
-		_ = conn.Close(websocket.StatusPolicyViolation, "Auth required but no token provided")
-		return nil
-	case authString != "" && subtle.ConstantTimeCompare([]byte(*msg.Token), []byte(authString)) != 1:
-		_ = conn.Close(websocket.StatusPolicyViolation, "Invalid token")
-		return nil
-	}
-	if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"auth_success"}`)); err != nil {
-		_ = conn.CloseNow()
-		return nil
-	}
-	return conn
+	return api.AcceptPrefectSocket(ctx, w, r, authString, nil)
 }
 
 // truncate cuts a close reason to the 123 bytes a close frame allows.

@@ -38,11 +38,12 @@ type repoParams struct {
 	DB       *db.DB
 	Filters  *filter.Registry
 	Policies *policies
+	Events   *stateEvents
 	Queues   WorkQueues `optional:"true"`
 }
 
 func newRepo(p repoParams) *repo {
-	return &repo{db: p.DB, filters: p.Filters, policies: p.Policies, queues: p.Queues}
+	return &repo{db: p.DB, events: p.Events, filters: p.Filters, policies: p.Policies, queues: p.Queues}
 }
 
 // resolveWorkPool sets run's work queue from the create body's

@@ -229,8 +229,9 @@ func contributors() []filter.Contributor {
 		{
 			Key: "flow_runs", Table: "flow_run",
 			Links: map[string]string{
-				"flow":     "flow_run.flow_id = flow.id",
-				"task_run": "flow_run.id = task_run.flow_run_id",
+				"flow":       "flow_run.flow_id = flow.id",
+				"task_run":   "flow_run.id = task_run.flow_run_id",
+				"deployment": "flow_run.deployment_id = deployment.id",
 			},
 			Where: func(raw json.RawMessage, _ *filter.Registry) (*filter.Where, error) {
 				var f flowRunFilter

@@ -17,9 +17,13 @@ import (
 // and transforms plus what other modules contribute.
 type policies struct {
 	flow, flowForced, task, taskForced *o.Policy
+	// markLate is MarkLateRunsPolicy, for the late_runs service.
+	markLate *o.Policy
+	// background is BackgroundTaskPolicy, for deferred task runs.
+	background *o.Policy
 }
 
-func newPolicies(c o.Contributions) *policies {
+func newPolicies(c o.Contributions, q *taskQueues) *policies {
 	flow := o.NewPolicy(append(coreFlowRules(), c.FlowRules...), append(flowTransforms(), c.FlowTransforms...))
 	task := o.NewPolicy(append(coreTaskRules(), c.TaskRules...), append(taskTransforms(), c.TaskTransforms...))
 	forced := flow.Forced()
@@ -28,11 +32,23 @@ func newPolicies(c o.Contributions) *policies {
 		flowForced: o.NewPolicy(append(forced.Rules, preventResultDataLoss()), forced.Transforms),
 		task:       task,
 		taskForced: task.Forced(),
+		markLate:   o.NewPolicy([]o.Rule{ensureOnlyScheduledFlowsMarkedLate()}, flowTransforms()),
+		background: o.NewPolicy(backgroundTaskRules(c.TaskRules, q), append(taskTransforms(), c.TaskTransforms...)),
 	}
 }
 
 // setFlowRunState orchestrates a proposed state for a flow run in tx.
 func (r *repo) setFlowRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, proposed *o.State, force bool, params map[string]any) (*o.Result, error) {
+	p := r.policies.flow
+	if force {
+		p = r.policies.flowForced
+	}
+	return r.setFlowRunStateWith(ctx, tx, id, proposed, p, params)
+}
+
+// setFlowRunStateWith orchestrates a proposed state for a flow run in tx
+// through policy p (the services use their own, e.g. MarkLateRunsPolicy).
+func (r *repo) setFlowRunStateWith(ctx context.Context, tx bun.IDB, id uuid.UUID, proposed *o.State, p *o.Policy, params map[string]any) (*o.Result, error) {
 	var run FlowRun
 	q := tx.NewSelect().Model(&run).Relation("StateRow").Where("flow_run.id = ?", id)
 	if r.db.IsPostgres() {
@@ -40,10 +56,6 @@ func (r *repo) setFlowRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, pr
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read flow run %s: %w", id, db.Translate(err))
-	}
-	p := r.policies.flow
-	if force {
-		p = r.policies.flowForced
 	}
 	orun := &o.Run{ID: run.ID, FlowID: run.FlowID, DeploymentID: run.DeploymentID, ParentTaskRunID: run.ParentTaskRunID,
 		InfrastructurePID: run.InfrastructurePID, Tags: run.Tags, RunCount: run.RunCount,
@@ -73,6 +85,9 @@ func (r *repo) setFlowRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, pr
 	if _, err := tx.NewUpdate().Model(&run).Column(cols...).WherePK().Exec(ctx); err != nil {
 		return nil, fmt.Errorf("update flow run %s: %w", id, db.Translate(err))
 	}
+	if err := r.events.record(ctx, tx, &run, t); err != nil {
+		return nil, err
+	}
 	return &o.Result{State: t.Validated, Status: t.Status, Details: t.Details}, nil
 }
 
@@ -89,6 +104,9 @@ func (r *repo) setTaskRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, pr
 	p := r.policies.task
 	if force {
 		p = r.policies.taskForced
+	}
+	if d := proposed.StateDetails.Deferred; d != nil && *d {
+		p = r.policies.background // whether forced or not, as Prefect's set_task_run_state
 	}
 	orun := &o.Run{ID: run.ID, FlowRunID: run.FlowRunID, Tags: run.Tags, TaskKey: run.TaskKey, RunCount: run.RunCount,
 		FlowRunRunCount: run.FlowRunRunCount, ExpectedStartTime: run.ExpectedStartTime, NextScheduledStartTime: run.NextScheduledStartTime,

@@ -19,6 +19,7 @@ import (
 // repo reads and writes flow runs, task runs and their states.
 type repo struct {
 	db       *db.DB
+	events   *stateEvents
 	filters  *filter.Registry
 	policies *policies
 	queues   WorkQueues // nil unless the workpools module is built
@@ -30,27 +31,11 @@ func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
 // key exists, then sets its first state (forced, as Prefect does). It
 // returns the stored run and whether it was inserted.
 func (r *repo) createFlowRun(ctx context.Context, run *FlowRun, state *o.State, params map[string]any) (*FlowRun, bool, error) {
+	var id uuid.UUID
 	inserted := false
-	id := run.ID
-	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewInsert().Model(run).On("CONFLICT DO NOTHING").Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("insert flow run: %w", db.Translate(err))
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if inserted = n == 1; !inserted {
-			var existing FlowRun
-			err := tx.NewSelect().Model(&existing).Column("id").Where("flow_id = ? AND idempotency_key = ?", run.FlowID, run.IdempotencyKey).Scan(ctx)
-			if err != nil {
-				return fmt.Errorf("read flow run by idempotency key: %w", db.Translate(err))
-			}
-			id = existing.ID
-			return nil
-		}
-		_, err = r.setFlowRunState(ctx, tx, run.ID, state, true, params)
+	err := r.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		id, inserted, err = r.createFlowRunIn(ctx, tx, run, state, params)
 		return err
 	})
 	if err != nil {
@@ -76,7 +61,7 @@ func (r *repo) flowRun(ctx context.Context, id uuid.UUID) (*FlowRun, error) {
 // setState orchestrates a state for a flow or task run in its own transaction.
 func (r *repo) setState(ctx context.Context, kind o.Kind, id uuid.UUID, s *o.State, force bool, params map[string]any) (*o.Result, error) {
 	var res *o.Result
-	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := r.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if kind == o.FlowRun {
 			res, err = r.setFlowRunState(ctx, tx, id, s, force, params)
@@ -93,7 +78,7 @@ func (r *repo) setState(ctx context.Context, kind o.Kind, id uuid.UUID, s *o.Sta
 func (r *repo) createTaskRun(ctx context.Context, run *TaskRun, state *o.State, params map[string]any) (*TaskRun, bool, error) {
 	inserted := false
 	id := run.ID
-	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := r.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewInsert().Model(run).On("CONFLICT DO NOTHING").Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("insert task run: %w", db.Translate(err))

@@ -46,12 +46,13 @@ var (
 )
 
 type handlers struct {
-	repo *repo
-	cfg  config.API
+	repo       *repo
+	cfg        config.API
+	background *background
 }
 
-func newRoutes(r *repo, cfg config.API) api.Routes {
-	h := &handlers{repo: r, cfg: cfg}
+func newRoutes(r *repo, cfg config.API, b *background) api.Routes {
+	h := &handlers{repo: r, cfg: cfg, background: b}
 	flowRuns := &api.Lister[FlowRun]{DefaultLimit: cfg.DefaultLimit, Sorts: flowRunSortNames, DefaultSort: "ID_DESC",
 		Keys: flowRunKeys, List: r.listFlowRuns, Count: r.countFlowRuns}
 	taskRuns := &api.Lister[TaskRun]{DefaultLimit: cfg.DefaultLimit, Sorts: taskRunSortNames, DefaultSort: "ID_DESC",
@@ -59,7 +60,7 @@ func newRoutes(r *repo, cfg config.API) api.Routes {
 	deleteRun := func(model any) func(ctx context.Context, id uuid.UUID) (bool, error) {
 		return func(ctx context.Context, id uuid.UUID) (bool, error) { return r.deleteRun(ctx, model, id) }
 	}
-	return api.Routes{Module: "runs", Routes: []api.Route{
+	routes := api.Routes{Module: "runs", Routes: []api.Route{
 		{Method: http.MethodPost, Path: "/flow_runs", Handler: h.createFlowRun},
 		{Method: http.MethodPost, Path: "/flow_runs/filter", Handler: flowRuns.Filter},
 		{Method: http.MethodPost, Path: "/flow_runs/count", Handler: flowRuns.CountHandler},
@@ -80,6 +81,8 @@ func newRoutes(r *repo, cfg config.API) api.Routes {
 		{Method: http.MethodGet, Path: "/task_run_states", Handler: h.listStates(o.TaskRun, "task_run_id")},
 		{Method: http.MethodGet, Path: "/task_run_states/{id}", Handler: h.readState(o.TaskRun, "Task run state not found")},
 	}}
+	routes.Routes = append(routes.Routes, h.lifecycleRoutes()...)
+	return routes
 }
 
 // orchestrationParams passes the client's API version to the rules.

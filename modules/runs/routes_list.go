@@ -60,14 +60,6 @@ func (h *handlers) createTaskRun(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, status, stored)
 }
 
-// A short word list for Prefect's generate_slug(2) run names.
-var (
-	adjectives = []string{"active", "brave", "calm", "daring", "eager", "fancy", "gentle", "happy", "jolly", "keen",
-		"lively", "merry", "nimble", "proud", "quick", "rapid", "shiny", "tasteful", "witty", "zealous"}
-	animals = []string{"aardvark", "badger", "bullfrog", "cheetah", "dingo", "eagle", "falcon", "gecko", "heron", "ibis",
-		"jackal", "koala", "lemur", "marmot", "newt", "otter", "panda", "quail", "raven", "walrus"}
-)
-
 // runName is the given name, or a random "adjective-animal" slug.
 func runName(name *string) string {
 	if name != nil && *name != "" {

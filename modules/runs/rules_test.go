@@ -33,6 +33,10 @@ func TestRules(t *testing.T) {
 	withTransition := func(s *o.State) *o.State { s.StateDetails.TransitionID = &transition; return s }
 	runningParent := &o.ParentFlowRun{State: st(o.Running, "Running"), RunCount: 1}
 	completedParent := &o.ParentFlowRun{State: st(o.Completed, "Completed"), RunCount: 1}
+	expiredPause := st(o.Paused, "Paused")
+	expiredPause.StateDetails.PauseTimeout = types.Ptr(now.Add(-time.Second))
+	suspended := st(o.Paused, "Suspended")
+	suspended.StateDetails.PauseReschedule = true
 
 	tests := []struct {
 		name       string
@@ -79,6 +83,22 @@ func TestRules(t *testing.T) {
 			st(o.Pending, "Pending"), st(o.Running, "Running"), o.Accept, "Running", ""},
 		{"pause needs a running flow", handlePausingFlows(), o.Run{}, nil,
 			st(o.Pending, "Pending"), st(o.Paused, "Paused"), o.Reject, "", "Cannot pause flows that are not currently running."},
+		{"paused resumes to running", handleResumingPausedFlows(), o.Run{}, nil,
+			st(o.Paused, "Paused"), st(o.Running, "Running"), o.Accept, "Running", ""},
+		{"paused cannot go pending", handleResumingPausedFlows(), o.Run{}, nil,
+			st(o.Paused, "Paused"), st(o.Pending, "Pending"), o.Reject, "", "This run cannot transition to the PENDING state from the PAUSED state."},
+		{"expired pause fails", handleResumingPausedFlows(), o.Run{}, nil,
+			expiredPause, st(o.Running, "Running"), o.Reject, "Failed", "The flow run pause has timed out and can no longer resume."},
+		{"expired pause may still be cancelled", handleResumingPausedFlows(), o.Run{}, nil,
+			expiredPause, st(o.Cancelling, "Cancelling"), o.Accept, "Cancelling", ""},
+		{"suspended needs a deployment to reschedule", handleResumingPausedFlows(), o.Run{}, nil,
+			suspended, st(o.Scheduled, "Resuming"), o.Reject, "", "Cannot reschedule a resuming flow run without a deployment."},
+		{"only scheduled runs turn late", ensureOnlyScheduledFlowsMarkedLate(), o.Run{}, nil,
+			st(o.Running, "Running"), st(o.Scheduled, "Late"), o.Reject, "", "Only scheduled flows can be marked late."},
+		{"late once", ensureOnlyScheduledFlowsMarkedLate(), o.Run{}, nil,
+			st(o.Scheduled, "Late"), st(o.Scheduled, "Late"), o.Reject, "", "This flow run is already marked late."},
+		{"scheduled turns late", ensureOnlyScheduledFlowsMarkedLate(), o.Run{}, nil,
+			st(o.Scheduled, "Scheduled"), st(o.Scheduled, "Late"), o.Accept, "Late", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,5 +148,26 @@ func TestTransforms(t *testing.T) {
 				t.Fatalf("err %v, run %+v", err, run)
 			}
 		})
+	}
+}
+
+func TestValidateRunInput(t *testing.T) {
+	schema := `{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"array","items":{"type":"string"}}},"required":["a"]}`
+	tests := []struct {
+		give map[string]any
+		want string
+	}{
+		{map[string]any{"a": 1, "b": []any{"x"}}, ""},
+		{map[string]any{"a": "x"}, "Reason: Validation failed for field 'a'. Failure reason: 'x' is not of type 'integer'"},
+		{map[string]any{"a": 1, "b": []any{1}}, "Reason: Validation failed for field 'b[0]'. Failure reason: 1 is not of type 'string'"},
+		{map[string]any{}, "Reason: Validation failed. Failure reason: 'a' is a required property"},
+	}
+	for _, tt := range tests {
+		if got := validateRunInput(schema, tt.give); got != tt.want {
+			t.Errorf("validateRunInput(%v) = %q, want %q", tt.give, got, tt.want)
+		}
+	}
+	if got := validateRunInput("{not json", map[string]any{}); got != "Run input schema is not valid JSON." {
+		t.Errorf("bad schema: %q", got)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/prefect-server/prefect-server/modules/events"
 	"github.com/prefect-server/prefect-server/modules/flows"
+	"github.com/prefect-server/prefect-server/modules/logs"
 	"github.com/prefect-server/prefect-server/modules/runs"
 	"github.com/prefect-server/prefect-server/platform/config"
 	"github.com/prefect-server/prefect-server/platform/db/dbtest"
@@ -16,6 +18,7 @@ type state struct {
 	Type         string         `json:"type"`
 	Name         string         `json:"name"`
 	StateDetails map[string]any `json:"state_details"`
+	Message      *string        `json:"message"`
 }
 
 type run struct {
@@ -54,7 +57,7 @@ func newFlowRun(t *testing.T, app *platformtest.App, body map[string]any) run {
 
 func TestFlowRunLifecycleAndRetries(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d config.Dialect) {
-		app := platformtest.New(t, d, flows.Module, runs.Module)
+		app := platformtest.New(t, d, flows.Module, events.Module, logs.Module, runs.Module)
 		r := newFlowRun(t, app, map[string]any{"empirical_policy": map[string]any{"retries": 1, "retry_delay": 0}})
 		if r.State == nil || r.State.Type != "PENDING" || r.Labels["prefect.flow.id"] != r.FlowID {
 			t.Fatalf("created run %+v: want PENDING with the flow label", r)
@@ -108,7 +111,7 @@ func TestFlowRunLifecycleAndRetries(t *testing.T) {
 
 func TestTaskRunsAndSubflows(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d config.Dialect) {
-		app := platformtest.New(t, d, flows.Module, runs.Module)
+		app := platformtest.New(t, d, flows.Module, events.Module, logs.Module, runs.Module)
 		parent := newFlowRun(t, app, map[string]any{"state": map[string]any{"type": "RUNNING"}})
 		body := map[string]any{"flow_run_id": parent.ID, "task_key": "k", "dynamic_key": "0"}
 		var tr, again run
