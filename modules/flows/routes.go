@@ -1,7 +1,7 @@
 package flows
 
 import (
-	"encoding/json"
+	"context"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -25,9 +25,6 @@ var (
 	}
 )
 
-// bulkDeleteLimit is Prefect's BULK_OPERATION_LIMIT.
-const bulkDeleteLimit = 50
-
 type handlers struct {
 	repo *repo
 	list *api.Lister[Flow]
@@ -43,7 +40,7 @@ func newRoutes(r *repo, cfg config.API) api.Routes {
 		{Method: http.MethodPost, Path: "/flows/filter", Handler: h.list.Filter},
 		{Method: http.MethodPost, Path: "/flows/count", Handler: h.list.CountHandler},
 		{Method: http.MethodPost, Path: "/flows/paginate", Handler: h.list.Paginate},
-		{Method: http.MethodPost, Path: "/flows/bulk_delete", Handler: h.bulkDelete},
+		{Method: http.MethodPost, Path: "/flows/bulk_delete", Handler: api.BulkDelete("flows", h.matchIDs, h.repo.deleteByIDs)},
 		{Method: http.MethodGet, Path: "/flows/name/{name}", Handler: h.readByName},
 		{Method: http.MethodGet, Path: "/flows/{id}", Handler: api.ReadByID(notFound, r.byID)},
 		{Method: http.MethodPatch, Path: "/flows/{id}", Handler: api.PatchByID(notFound, r.update)},
@@ -83,28 +80,17 @@ func (h *handlers) readByName(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusOK, f)
 }
 
-func (h *handlers) bulkDelete(w http.ResponseWriter, r *http.Request) error {
-	var own json.RawMessage
-	limit := bulkDeleteLimit
-	if err := api.DecodeParams(r, api.Params{"flows": &own, "limit": &limit}); err != nil {
-		return err
-	}
-	if limit < 1 || limit > bulkDeleteLimit {
-		return api.Invalid("less_than_equal", "Input should be between 1 and 50", limit, "limit")
-	}
-	matched, err := h.repo.list(r.Context(), api.Filters{"flows": own}, "NAME_ASC", limit, 0)
+// matchIDs lists the ids of the flows a bulk delete's filter selects.
+func (h *handlers) matchIDs(ctx context.Context, f api.Filters, limit int) ([]uuid.UUID, error) {
+	matched, err := h.repo.list(ctx, f, "NAME_ASC", limit, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ids := make([]uuid.UUID, len(matched))
-	for i, f := range matched {
-		ids[i] = f.ID
+	for i, fl := range matched {
+		ids[i] = fl.ID
 	}
-	deleted, err := h.repo.deleteByIDs(r.Context(), ids)
-	if err != nil {
-		return err
-	}
-	return api.WriteJSON(w, http.StatusOK, map[string]any{"deleted": deleted})
+	return ids, nil
 }
 
 // notFoundOr maps a missing row to Prefect's 404 for flows.
