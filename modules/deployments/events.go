@@ -138,6 +138,10 @@ func (e *deploymentEvents) ready(ctx context.Context, idb bun.IDB, d *Deployment
 	e.emit(ctx, idb, d, "prefect.deployment.ready", nil)
 }
 
+func (e *deploymentEvents) notReady(ctx context.Context, idb bun.IDB, d *Deployment) {
+	e.emit(ctx, idb, d, "prefect.deployment.not-ready", nil)
+}
+
 // relatedToRuns is the runs module's hook: a flow run's state events name
 // its deployment (so that runners and workers see cancellations of the
 // runs they run), with the deployment's tags.

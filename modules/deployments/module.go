@@ -18,7 +18,8 @@
 // the time a gap once moved it to.
 //
 // Routes: routes.go, routes_runs.go, routes_schedules.go. Bodies:
-// actions.go. Schedules: schedule.go. Scheduler: scheduler.go. Parameters:
+// actions.go. Schedules: schedule.go. Scheduler: scheduler.go. The
+// foreman's deployment check (NOT_READY when unpolled): foreman.go. Parameters:
 // params.go. Work queues: queues.go. Filter: filter.go. Storage: repo.go
 // and migrations/.
 package deployments
@@ -54,6 +55,7 @@ var Module = fx.Module("deployments",
 		},
 		newSchedulerConfig,
 		newConcurrencySettings,
+		newNotReadyAfter,
 		func(l *concurrency.DeploymentSlots, s concurrencySettings) *concurrencyRules {
 			return &concurrencyRules{limits: l, settings: s}
 		},
@@ -71,6 +73,7 @@ var Module = fx.Module("deployments",
 		o.AsFlowTransform(func(c *concurrencyRules) o.Transform { return c.releaseTransform() }),
 		runs.AsRelatedResources(relatedToRuns),
 		workpools.AsPolledHook(func(r *repo) workpools.PolledHook { return r.markQueuesReady }),
+		workpools.AsForemanCheck(foremanCheck),
 		platform.AsMigrations(func() migrate.Set {
 			return migrate.Set{Module: "deployments", FS: migrationsFS, Dir: "migrations"}
 		}),

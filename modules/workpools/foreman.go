@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"github.com/prefect-server/prefect-server/platform/config"
@@ -42,19 +43,40 @@ func newForemanSettings(svc config.Services) (foremanSettings, error) {
 	return s, err
 }
 
+// ForemanCheck is a check another module adds to the foreman's loop (the
+// deployments module marks deployments nobody polls NOT_READY, as Prefect's
+// foreman does), so that one service and one enable setting cover them all.
+type ForemanCheck func(ctx context.Context) error
+
+// AsForemanCheck annotates a constructor returning a ForemanCheck into the
+// group the foreman runs after its own checks.
+func AsForemanCheck(f any) any {
+	return fx.Annotate(f, fx.ResultTags(`group:"workpools_foreman_checks"`))
+}
+
 // foreman is Prefect's foreman service (services/foreman.py): every loop it
 // marks workers whose heartbeats stopped OFFLINE, READY pools left with no
 // online worker NOT_READY, and READY queues not polled within the timeout
-// NOT_READY, emitting the status events Prefect emits.
+// NOT_READY, emitting the status events Prefect emits; then it runs the
+// other modules' checks.
 type foreman struct {
 	store    *store
 	settings foremanSettings
+	checks   []ForemanCheck
 	log      *zap.Logger
 }
 
-func newForeman(s *store, settings foremanSettings, log *zap.Logger) services.Service {
-	f := &foreman{store: s, settings: settings, log: log.Named("foreman")}
-	return services.Every("foreman", settings.Loop, f.log, f.tick)
+type foremanParams struct {
+	fx.In
+	Store    *store
+	Settings foremanSettings
+	Checks   []ForemanCheck `group:"workpools_foreman_checks"`
+	Log      *zap.Logger
+}
+
+func newForeman(p foremanParams) services.Service {
+	f := &foreman{store: p.Store, settings: p.Settings, checks: p.Checks, log: p.Log.Named("foreman")}
+	return services.Every("foreman", p.Settings.Loop, f.log, f.tick)
 }
 
 func (f *foreman) tick(ctx context.Context) error {
@@ -64,7 +86,15 @@ func (f *foreman) tick(ctx context.Context) error {
 	if err := f.poolsNotReady(ctx); err != nil {
 		return err
 	}
-	return f.queuesNotReady(ctx)
+	if err := f.queuesNotReady(ctx); err != nil {
+		return err
+	}
+	for _, check := range f.checks {
+		if err := check(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // workersOffline marks ONLINE workers silent for more than their interval

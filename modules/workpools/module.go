@@ -6,7 +6,10 @@
 //
 // Other modules reach it only through *Lookup (lookup.go), which resolves
 // pool and queue names to queue ids, creating queues as Prefect's
-// deployment create does, and reads names back for responses.
+// deployment create does, and reads names back for responses, and through
+// two hooks: AsPolledHook (told which queues a worker polled) and
+// AsForemanCheck (a check run in the foreman's loop; the deployments
+// module's marks unpolled deployments NOT_READY).
 //
 // Routes: routes.go (list), routes_pools.go, routes_queues.go,
 // routes_workers.go, routes_poll.go (worker poll, legacy get_runs, queue
