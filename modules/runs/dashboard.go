@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prefect-server/prefect-server/platform/api"
@@ -21,11 +22,16 @@ type taskRunCount struct {
 	Failed    int `json:"failed"`
 }
 
+// dashboardKeys are the dashboard's filters: the task runs' own, then the
+// related ones (the work pool and queue filters reach task runs through
+// their flow run's queue, and match nothing without the workpools module).
+var dashboardKeys = append([]string{"task_runs"}, append(slices.Clone(taskRunRelated), "work_pools", "work_queues")...)
+
 // dashboardCounts is POST /ui/task_runs/dashboard/counts: the terminal
 // task runs started in task_runs.start_time, in 20 buckets, split into
 // failed (Failed, Crashed) and the rest.
 func (h *handlers) dashboardCounts(w http.ResponseWriter, r *http.Request) error {
-	fs, err := decodeWithFilters(r, []string{"flows", "flow_runs", "task_runs", "deployments"}, nil)
+	fs, err := decodeWithFilters(r, dashboardKeys, nil)
 	if err != nil {
 		return err
 	}
@@ -64,7 +70,7 @@ func (h *handlers) dashboardCounts(w http.ResponseWriter, r *http.Request) error
 		StateType o.StateType     `bun:"state_type"`
 	}
 	q := h.repo.db.Read.NewSelect().TableExpr("task_run AS task_run").ColumnExpr("task_run.start_time, task_run.state_type")
-	if q, err = h.repo.filters.Apply(q, "task_run", "task_runs", taskRunRelated, fs); err != nil {
+	if q, err = h.repo.filters.Apply(q, "task_run", "task_runs", dashboardKeys[1:], fs); err != nil {
 		return withKeptBody(r, err)
 	}
 	if err := q.Scan(r.Context(), &rows); err != nil {

@@ -167,12 +167,20 @@ func poolsContributor(built builtModules) filter.Contributor {
 			"flow_run":   "work_pool.id IN (SELECT wq.work_pool_id FROM work_queue AS wq WHERE wq.id = flow_run.work_queue_id)",
 			"work_queue": "work_pool.id = work_queue.work_pool_id",
 			"deployment": "work_pool.id IN (SELECT wq.work_pool_id FROM work_queue AS wq WHERE wq.id = deployment.work_queue_id)",
+			"task_run": "work_pool.id IN (SELECT wq.work_pool_id FROM work_queue AS wq JOIN flow_run AS fr ON fr.work_queue_id = wq.id " +
+				"WHERE fr.id = task_run.flow_run_id)",
 		},
 		Where: decodeWhere[*workPoolFilter](keyPools)}
 }
 
+// queuesContributor is the legacy "work_queues" filter; the UI's task-run
+// dashboard restricts task runs by their flow run's queue with it.
 func queuesContributor() filter.Contributor {
-	return filter.Contributor{Key: keyQueues, Table: "work_queue", Where: decodeWhere[*workQueueFilter](keyQueues)}
+	return filter.Contributor{Key: keyQueues, Table: "work_queue",
+		Links: map[string]string{
+			"task_run": "work_queue.id IN (SELECT fr.work_queue_id FROM flow_run AS fr WHERE fr.id = task_run.flow_run_id)",
+		},
+		Where: decodeWhere[*workQueueFilter](keyQueues)}
 }
 
 func poolQueuesContributor() filter.Contributor {
