@@ -18,9 +18,11 @@ import (
 	"syscall"
 
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
 	"github.com/prefect-server/prefect-server/platform"
 	"github.com/prefect-server/prefect-server/platform/config"
+	"github.com/prefect-server/prefect-server/platform/memtrim"
 )
 
 func main() {
@@ -109,6 +111,9 @@ func start(args []string, stdout io.Writer, servicesOnly bool) error {
 		return fmt.Errorf("create logger: %w", err)
 	}
 	defer log.Sync() //nolint:errcheck // stderr sync fails harmlessly on some terminals
+	if err := memtrim.NoReadahead(); err != nil {
+		log.Warn("memory advice failed", zap.Error(err))
+	}
 
 	app := newApp(cfg, log)
 	if err := app.Err(); err != nil {
@@ -118,6 +123,9 @@ func start(args []string, stdout io.Writer, servicesOnly bool) error {
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
 		return fmt.Errorf("start: %w", err)
+	}
+	if err := memtrim.StartupDone(); err != nil {
+		log.Warn("releasing start-up memory failed", zap.Error(err))
 	}
 	if !servicesOnly {
 		fmt.Fprintf(stdout, "prefect-server %s: API at http://%s:%d/api (%s)\n", platform.Version, cfg.API.Host, cfg.API.Port, cfg.Database.Dialect)

@@ -3,6 +3,7 @@ package artifacts_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/prefect-server/prefect-server/modules/artifacts"
@@ -177,7 +178,7 @@ func TestFilterSortAndCount(t *testing.T) {
 				for i, a := range got {
 					_ = json.Unmarshal(a.Data, &data[i])
 				}
-				if !equal(data, tt.want) {
+				if !slices.Equal(data, tt.want) {
 					t.Fatalf("got %v, want %v", data, tt.want)
 				}
 				countPath := map[string]string{"/api/artifacts/filter": "/api/artifacts/count", "/api/artifacts/latest/filter": "/api/artifacts/latest/count"}[tt.path]
@@ -213,11 +214,8 @@ func TestErrors(t *testing.T) {
 	app := platformtest.New(t, config.SQLite, artifacts.Module)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := app.Do(tt.method, tt.path, tt.give)
-			var got struct{ Detail json.RawMessage }
-			_ = json.Unmarshal(body, &got)
-			if status != tt.wantStatus || string(got.Detail) != tt.wantDetail {
-				t.Fatalf("got %d %s, want %d detail %s", status, body, tt.wantStatus, tt.wantDetail)
+			if got := app.Detail(tt.method, tt.path, tt.give, tt.wantStatus); got != tt.wantDetail {
+				t.Fatalf("detail %s, want %s", got, tt.wantDetail)
 			}
 		})
 	}
@@ -243,29 +241,10 @@ func TestInvalidBodies(t *testing.T) {
 	app := platformtest.New(t, config.SQLite, artifacts.Module)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := app.Do(tt.method, tt.path, tt.give)
-			var got struct {
-				Detail []struct {
-					Type string          `json:"type"`
-					Loc  json.RawMessage `json:"loc"`
-				} `json:"exception_detail"`
-			}
-			if err := json.Unmarshal(body, &got); err != nil || status != 422 || len(got.Detail) == 0 ||
-				got.Detail[0].Type != tt.wantType || string(got.Detail[0].Loc) != tt.wantLoc {
-				t.Fatalf("got %d %s, want 422 %s at %s", status, body, tt.wantType, tt.wantLoc)
+			got := app.Invalid(tt.method, tt.path, tt.give)
+			if got.Type != tt.wantType || string(got.Loc) != tt.wantLoc {
+				t.Fatalf("got %s at %s (%s), want %s at %s", got.Type, got.Loc, got.Msg, tt.wantType, tt.wantLoc)
 			}
 		})
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -168,16 +168,9 @@ func TestFilterValidation(t *testing.T) {
 	srv := startServer(t, config.SQLite, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := srv.Do(http.MethodPost, "/api/events/filter", tt.give)
-			var got struct {
-				Detail []struct {
-					Type string          `json:"type"`
-					Loc  json.RawMessage `json:"loc"`
-				} `json:"exception_detail"`
-			}
-			if err := json.Unmarshal(body, &got); err != nil || status != 422 || len(got.Detail) == 0 ||
-				got.Detail[0].Type != tt.wantType || string(got.Detail[0].Loc) != tt.wantLoc {
-				t.Fatalf("got %d %s; want 422 %s at %s", status, body, tt.wantType, tt.wantLoc)
+			got := srv.Invalid(http.MethodPost, "/api/events/filter", tt.give)
+			if got.Type != tt.wantType || string(got.Loc) != tt.wantLoc {
+				t.Fatalf("got %s at %s (%s), want %s at %s", got.Type, got.Loc, got.Msg, tt.wantType, tt.wantLoc)
 			}
 		})
 	}

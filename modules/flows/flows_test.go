@@ -1,8 +1,8 @@
 package flows_test
 
 import (
-	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/prefect-server/prefect-server/modules/flows"
@@ -85,11 +85,8 @@ func TestErrors(t *testing.T) {
 	app := platformtest.New(t, config.SQLite, flows.Module)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := app.Do(tt.method, tt.path, tt.give)
-			var got struct{ Detail json.RawMessage }
-			_ = json.Unmarshal(body, &got)
-			if status != tt.wantStatus || string(got.Detail) != tt.wantDetail {
-				t.Fatalf("got %d %s, want %d detail %s", status, body, tt.wantStatus, tt.wantDetail)
+			if got := app.Detail(tt.method, tt.path, tt.give, tt.wantStatus); got != tt.wantDetail {
+				t.Fatalf("detail %s, want %s", got, tt.wantDetail)
 			}
 		})
 	}
@@ -114,21 +111,9 @@ func TestInvalidBodies(t *testing.T) {
 	app := platformtest.New(t, config.SQLite, flows.Module)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := app.Do(http.MethodPost, "/api/flows/", tt.give)
-			var got struct {
-				Message string `json:"exception_message"`
-				Detail  []struct {
-					Type  string          `json:"type"`
-					Loc   json.RawMessage `json:"loc"`
-					Input json.RawMessage `json:"input"`
-				} `json:"exception_detail"`
-			}
-			if err := json.Unmarshal(body, &got); err != nil || status != 422 || len(got.Detail) == 0 {
-				t.Fatalf("got %d %s, want a 422 validation body", status, body)
-			}
-			if got.Message != "Invalid request received." || got.Detail[0].Type != tt.wantType || string(got.Detail[0].Loc) != tt.wantLoc ||
-				(tt.wantInput != "" && string(got.Detail[0].Input) != tt.wantInput) {
-				t.Fatalf("got %s, want type %s at %s", body, tt.wantType, tt.wantLoc)
+			got := app.Invalid(http.MethodPost, "/api/flows/", tt.give)
+			if got.Type != tt.wantType || string(got.Loc) != tt.wantLoc || (tt.wantInput != "" && string(got.Input) != tt.wantInput) {
+				t.Fatalf("got %s at %s (input %s), want %s at %s", got.Type, got.Loc, got.Input, tt.wantType, tt.wantLoc)
 			}
 		})
 	}
@@ -168,7 +153,7 @@ func TestFilterSortAndPaginate(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				var got []flow
 				app.JSON(http.MethodPost, "/api/flows/filter", tt.give, http.StatusOK, &got)
-				if gotNames := names(got); !equal(gotNames, tt.want) {
+				if gotNames := names(got); !slices.Equal(gotNames, tt.want) {
 					t.Fatalf("got %v, want %v", gotNames, tt.want)
 				}
 				var n int
@@ -189,7 +174,7 @@ func TestFilterSortAndPaginate(t *testing.T) {
 		}
 		var byID []flow
 		app.JSON(http.MethodPost, "/api/flows/filter", map[string]any{"flows": map[string]any{"id": map[string]any{"not_any_": []string{seeded["alpha"].ID}}}}, http.StatusOK, &byID)
-		if !equal(names(byID), []string{"Beta-flow", "gamma"}) {
+		if !slices.Equal(names(byID), []string{"Beta-flow", "gamma"}) {
 			t.Fatalf("not_any_ = %v", names(byID))
 		}
 	})
@@ -203,7 +188,7 @@ func TestUpdateAndDelete(t *testing.T) {
 		app.JSON(http.MethodPatch, "/api/flows/"+alpha.ID, map[string]any{"tags": []string{"new"}}, http.StatusNoContent, nil)
 		var got flow
 		app.JSON(http.MethodGet, "/api/flows/"+alpha.ID, nil, http.StatusOK, &got)
-		if !equal(got.Tags, []string{"new"}) || got.Updated <= alpha.Updated || got.Created != alpha.Created {
+		if !slices.Equal(got.Tags, []string{"new"}) || got.Updated <= alpha.Updated || got.Created != alpha.Created {
 			t.Fatalf("after patch = %+v, before %+v", got, alpha)
 		}
 		if status, body := app.Do(http.MethodPatch, "/api/flows/"+alpha.ID, map[string]any{"labels": map[string]any{}}); status != 422 {
@@ -222,16 +207,4 @@ func TestUpdateAndDelete(t *testing.T) {
 			t.Fatalf("count after deletes = %d", n)
 		}
 	})
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -3,6 +3,7 @@ package logs_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/prefect-server/prefect-server/modules/logs"
@@ -108,7 +109,7 @@ func TestFilterAndSort(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				var got []logLine
 				app.JSON(http.MethodPost, "/api/logs/filter", tt.give, http.StatusOK, &got)
-				if !equal(messages(got), tt.want) {
+				if !slices.Equal(messages(got), tt.want) {
 					t.Fatalf("got %q, want %q", messages(got), tt.want)
 				}
 			})
@@ -136,16 +137,9 @@ func TestInvalid(t *testing.T) {
 	app := platformtest.New(t, config.SQLite, logs.Module)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := app.Do(http.MethodPost, tt.path, tt.give)
-			var got struct {
-				Detail []struct {
-					Type string          `json:"type"`
-					Loc  json.RawMessage `json:"loc"`
-				} `json:"exception_detail"`
-			}
-			if err := json.Unmarshal(body, &got); err != nil || status != 422 || len(got.Detail) == 0 ||
-				got.Detail[0].Type != tt.wantType || string(got.Detail[0].Loc) != tt.wantLoc {
-				t.Fatalf("got %d %s, want 422 %s at %s", status, body, tt.wantType, tt.wantLoc)
+			got := app.Invalid(http.MethodPost, tt.path, tt.give)
+			if got.Type != tt.wantType || string(got.Loc) != tt.wantLoc {
+				t.Fatalf("got %s at %s (%s), want %s at %s", got.Type, got.Loc, got.Msg, tt.wantType, tt.wantLoc)
 			}
 		})
 	}
@@ -161,16 +155,4 @@ func TestInvalid(t *testing.T) {
 	if status != 422 {
 		t.Fatalf("limit 201 = %d %s, want 422", status, body)
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

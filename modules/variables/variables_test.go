@@ -3,6 +3,7 @@ package variables_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func TestCreateAndRead(t *testing.T) {
 				app.JSON(http.MethodGet, "/api/variables/"+created.ID, nil, http.StatusOK, &byID)
 				app.JSON(http.MethodGet, "/api/variables/name/"+created.Name, nil, http.StatusOK, &byName)
 				for _, got := range []variable{created, byID, byName} {
-					if !jsonEqual(t, got.Value, tt.wantValue) || !equal(got.Tags, tt.wantTags) {
+					if !jsonEqual(t, got.Value, tt.wantValue) || !slices.Equal(got.Tags, tt.wantTags) {
 						t.Fatalf("got value %s tags %v, want %s %v", got.Value, got.Tags, tt.wantValue, tt.wantTags)
 					}
 					if got.ID != created.ID || got.Created != created.Created || !strings.HasSuffix(got.Created, "Z") {
@@ -133,17 +134,14 @@ func TestErrors(t *testing.T) {
 		seed(t, app)
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				status, body := app.Do(tt.method, tt.path, tt.give)
-				var got struct{ Detail json.RawMessage }
-				_ = json.Unmarshal(body, &got)
-				if status != tt.wantStatus || string(got.Detail) != tt.wantDetail {
-					t.Fatalf("got %d %s, want %d detail %s", status, body, tt.wantStatus, tt.wantDetail)
+				if got := app.Detail(tt.method, tt.path, tt.give, tt.wantStatus); got != tt.wantDetail {
+					t.Fatalf("detail %s, want %s", got, tt.wantDetail)
 				}
 			})
 		}
 		var gamma variable
 		app.JSON(http.MethodGet, "/api/variables/name/gamma", nil, http.StatusOK, &gamma)
-		if !equal(gamma.Tags, []string{}) || !jsonEqual(t, gamma.Value, `"text"`) {
+		if !slices.Equal(gamma.Tags, []string{}) || !jsonEqual(t, gamma.Value, `"text"`) {
 			t.Fatalf("failed updates changed gamma: %+v", gamma)
 		}
 	})
@@ -192,21 +190,9 @@ func TestInvalidBodies(t *testing.T) {
 	app := platformtest.New(t, config.SQLite, variables.Module)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := app.Do(tt.method, tt.path, tt.give)
-			var got struct {
-				Message string `json:"exception_message"`
-				Detail  []struct {
-					Type string          `json:"type"`
-					Loc  json.RawMessage `json:"loc"`
-					Msg  string          `json:"msg"`
-				} `json:"exception_detail"`
-			}
-			if err := json.Unmarshal(body, &got); err != nil || status != 422 || len(got.Detail) == 0 {
-				t.Fatalf("got %d %.300s, want a 422 validation body", status, body)
-			}
-			first := got.Detail[0]
-			if got.Message != "Invalid request received." || first.Type != tt.wantType || string(first.Loc) != tt.wantLoc || first.Msg != tt.wantMsg {
-				t.Fatalf("got %.400s, want type %s at %s: %s", body, tt.wantType, tt.wantLoc, tt.wantMsg)
+			got := app.Invalid(tt.method, tt.path, tt.give)
+			if got.Type != tt.wantType || string(got.Loc) != tt.wantLoc || got.Msg != tt.wantMsg {
+				t.Fatalf("got %s at %s: %s; want %s at %s: %s", got.Type, got.Loc, got.Msg, tt.wantType, tt.wantLoc, tt.wantMsg)
 			}
 		})
 	}
@@ -253,7 +239,7 @@ func TestFilterSortAndCount(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				var got []variable
 				app.JSON(http.MethodPost, "/api/variables/filter", tt.give, http.StatusOK, &got)
-				if gotNames := names(got); !equal(gotNames, tt.want) {
+				if gotNames := names(got); !slices.Equal(gotNames, tt.want) {
 					t.Fatalf("got %v, want %v", gotNames, tt.want)
 				}
 				var n int
@@ -266,7 +252,7 @@ func TestFilterSortAndCount(t *testing.T) {
 		var byID []variable
 		give := map[string]any{"variables": map[string]any{"id": map[string]any{"any_": []string{seeded["gamma"].ID, seeded["alpha"].ID}}}}
 		app.JSON(http.MethodPost, "/api/variables/filter", give, http.StatusOK, &byID)
-		if !equal(names(byID), []string{"alpha", "gamma"}) {
+		if !slices.Equal(names(byID), []string{"alpha", "gamma"}) {
 			t.Fatalf("id any_ = %v", names(byID))
 		}
 	})
@@ -297,7 +283,7 @@ func TestUpdate(t *testing.T) {
 				app.JSON(http.MethodPatch, tt.path(before), tt.give, http.StatusNoContent, nil)
 				var got variable
 				app.JSON(http.MethodGet, "/api/variables/"+before.ID, nil, http.StatusOK, &got)
-				if got.Name != tt.wantName || !jsonEqual(t, got.Value, tt.wantValue) || !equal(got.Tags, tt.wantTags) {
+				if got.Name != tt.wantName || !jsonEqual(t, got.Value, tt.wantValue) || !slices.Equal(got.Tags, tt.wantTags) {
 					t.Fatalf("after patch = %+v, want %s %s %v", got, tt.wantName, tt.wantValue, tt.wantTags)
 				}
 				if !later(t, got.Updated, before.Updated) || got.Created != before.Created {
@@ -318,7 +304,7 @@ func TestDelete(t *testing.T) {
 		app.JSON(http.MethodDelete, "/api/variables/name/gamma", nil, http.StatusNotFound, nil)
 		var left []variable
 		app.JSON(http.MethodPost, "/api/variables/filter", nil, http.StatusOK, &left)
-		if !equal(names(left), []string{"beta_var"}) {
+		if !slices.Equal(names(left), []string{"beta_var"}) {
 			t.Fatalf("left after deletes = %v", names(left))
 		}
 		// The name is free again.
@@ -354,16 +340,4 @@ func later(t *testing.T, a, b string) bool {
 		t.Fatalf("parse %q, %q: %v, %v", a, b, errA, errB)
 	}
 	return ta.After(tb)
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
