@@ -34,6 +34,7 @@ type config struct {
 	runsPerClient int
 	roundTime     time.Duration
 	events        int
+	storeTime     time.Duration // how long workload 5 waits for its events to be stored
 	clientReps    int
 	clientTime    time.Duration
 	tiers         []tier
@@ -47,15 +48,15 @@ type config struct {
 func defaultConfig(quick bool) *config {
 	c := &config{
 		readyTimeout: 120 * time.Second,
-		clients:      []int{1, 16, 64}, runsPerClient: 40, roundTime: 15 * time.Second,
-		events: 20000, clientReps: 2, clientTime: 75 * time.Second,
+		clients:      []int{1, 16, 64}, runsPerClient: 40, roundTime: 10 * time.Second,
+		events: 5000, storeTime: 30 * time.Second, clientReps: 1, clientTime: 40 * time.Second,
 		tiers:     []tier{{"1k", 1000, 100}, {"10k", 10000, 1000}, {"100k", 100000, 5000}},
-		queryReps: 15, queryTime: 5 * time.Second,
-		deployments: 1000, schedTime: 75 * time.Second, coldReps: 2,
+		queryReps: 10, queryTime: 3 * time.Second,
+		deployments: 1000, schedTime: 45 * time.Second, coldReps: 2,
 	}
 	if quick {
 		c.runsPerClient, c.roundTime = 5, 4*time.Second
-		c.events, c.clientReps, c.clientTime = 3000, 1, 25*time.Second
+		c.events, c.storeTime, c.clientTime = 2000, 15*time.Second, 20*time.Second
 		c.tiers = []tier{{"1k", 1000, 100}, {"10k", 10000, 1000}}
 		c.queryReps, c.queryTime = 5, 2*time.Second
 		c.deployments, c.schedTime, c.coldReps = 100, 20*time.Second, 1

@@ -47,8 +47,9 @@ func orchestration(ctx context.Context, t target, rn *running) []result {
 
 func orchestrationRound(ctx context.Context, t target, rn *running, flowID string, clients int) (result, int, error) {
 	budget := t.cfg.runsPerClient * clients
-	ctx, cancel := context.WithTimeout(ctx, t.cfg.roundTime)
-	defer cancel()
+	// The bound stops new flow runs; those under way finish, so that no
+	// request is cut off in the middle.
+	stopAt := time.Now().Add(t.cfg.roundTime)
 	var lat latencies
 	var started, completed, notAccepted atomic.Int64
 	var wg sync.WaitGroup
@@ -66,7 +67,7 @@ func orchestrationRound(ctx context.Context, t target, rn *running, flowID strin
 				return
 			}
 			defer sock.close()
-			for started.Add(1) <= int64(budget) && ctx.Err() == nil {
+			for started.Add(1) <= int64(budget) && time.Now().Before(stopAt) && ctx.Err() == nil {
 				ok, err := driveFlowRun(ctx, rn.api, sock, flowID, &lat)
 				if err != nil {
 					if ctx.Err() == nil {
@@ -79,7 +80,7 @@ func orchestrationRound(ctx context.Context, t target, rn *running, flowID strin
 				}
 				completed.Add(1)
 			}
-			if err := sock.flush(context.WithoutCancel(ctx)); err != nil {
+			if err := sock.flush(ctx); err != nil {
 				errOnce.Do(func() { firstErr = err })
 			}
 		}()

@@ -45,7 +45,7 @@ func eventIngest(ctx context.Context, t target, rn *running) []result {
 	sent := sendIngest(sendCtx, rn, runTag, t.cfg.events)
 	probeCount := <-probesSent
 	// Committed: the events filter sees them all.
-	stored, err := waitStoredEvents(ctx, rn, "bench.ingest."+runTag, sent, start, 90*time.Second)
+	stored, err := waitStoredEvents(ctx, rn, "bench.ingest."+runTag, sent, start, t.cfg.storeTime)
 	took := time.Since(start)
 	r := result{Workload: workload, Variant: "ingest (ws -> rows)", Server: string(t.kind), Database: t.dbKind,
 		Metric: "events/s", HigherBest: true, Count: stored, Seconds: took.Seconds()}
