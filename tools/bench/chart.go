@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"strconv"
 	"strings"
 
@@ -12,8 +13,8 @@ import (
 )
 
 // renderChart draws one horizontal bar per workload variant and database
-// that both servers measured: how many times better ours is (> 1: ours
-// wins), with the parity line at 1.
+// that both servers measured: how many times better ours is, on a log
+// scale around parity (bars to the right: ours better; to the left: worse).
 func renderChart(r *report, path string) error {
 	var labels []string
 	var values plotter.Values
@@ -27,14 +28,15 @@ func renderChart(r *report, path string) error {
 			continue
 		}
 		labels = append(labels, fmt.Sprintf("%s: %s (%s)", x.Workload, x.Variant, x.Database))
-		values = append(values, v)
+		values = append(values, math.Log10(v))
 	}
 	p := plot.New()
 	p.Title.Text = "prefect-server vs Python Prefect 3.9.1: times better (> 1 = ours better)"
 	if r.Commit != "" {
 		p.Title.Text += " @ " + r.Commit
 	}
-	p.X.Label.Text = "ratio (throughput ours/python, or latency python/ours)"
+	p.X.Label.Text = "times better, log scale (throughput ours/python, latency python/ours)"
+	p.X.Tick.Marker = ratioTicks{}
 	if len(values) == 0 {
 		values, labels = plotter.Values{0}, []string{"no paired results"}
 	}
@@ -46,7 +48,7 @@ func renderChart(r *report, path string) error {
 	bars.Color = color.RGBA{R: 40, G: 110, B: 200, A: 255}
 	bars.LineStyle.Width = 0
 	p.Add(bars)
-	parity, err := plotter.NewLine(plotter.XYs{{X: 1, Y: -1}, {X: 1, Y: float64(len(values))}})
+	parity, err := plotter.NewLine(plotter.XYs{{X: 0, Y: -1}, {X: 0, Y: float64(len(values))}})
 	if err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
@@ -58,4 +60,17 @@ func renderChart(r *report, path string) error {
 		return fmt.Errorf("chart: %w", err)
 	}
 	return nil
+}
+
+// ratioTicks labels a log10 axis with the ratios themselves.
+type ratioTicks struct{}
+
+func (ratioTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for _, r := range []float64{0.01, 0.1, 0.5, 1, 2, 5, 10, 100, 1000, 10000} {
+		if x := math.Log10(r); x >= lo && x <= hi {
+			ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(r, 'g', -1, 64) + "x"})
+		}
+	}
+	return ticks
 }

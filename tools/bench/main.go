@@ -80,7 +80,11 @@ func run() error {
 	workloads := flag.String("workloads", "1,2,3,4,5,6,physical", "workloads to run")
 	outDir := flag.String("out", "docs/bench", "where results.json, results.md and chart.png go")
 	keep := flag.Bool("keep", false, "keep the work directory (server logs, SQLite files)")
+	rerender := flag.String("render", "", "print and re-render the table and chart of a results.json instead of running")
 	flag.Parse()
+	if *rerender != "" {
+		return renderSaved(*rerender, *outDir)
+	}
 
 	cfg := defaultConfig(*quick)
 	cfg.venv, cfg.outDir = *venv, *outDir

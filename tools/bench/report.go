@@ -132,6 +132,22 @@ func (r *report) write(dir string) error {
 	return renderChart(r, filepath.Join(dir, "chart.png"))
 }
 
+// renderSaved prints a saved results.json and writes its table and chart
+// again (after a change to the report or the chart).
+func renderSaved(path, dir string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read results: %w", err)
+	}
+	var r report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return fmt.Errorf("read results %s: %w", path, err)
+	}
+	r.ratios()
+	r.print(os.Stdout)
+	return r.write(dir)
+}
+
 func machine() string {
 	cpu := "unknown CPU"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
