@@ -115,6 +115,8 @@ func run() error {
 			return fmt.Errorf("build our server: %w", err)
 		}
 	}
+	// The commit the server is built from, before anything else can change.
+	commit := gitCommit()
 	started := time.Now()
 	var results []result
 	for _, dbKind := range cfg.dbs {
@@ -130,7 +132,7 @@ func run() error {
 		}
 	}
 	elapsed := time.Since(started)
-	rep := newReport(results, cfg, *quick, elapsed)
+	rep := newReport(results, commit, *quick, elapsed)
 	rep.print(os.Stdout)
 	if err := rep.write(cfg.outDir); err != nil {
 		return err

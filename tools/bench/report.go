@@ -25,12 +25,10 @@ type report struct {
 	ratioFor map[string]string
 }
 
-func newReport(results []result, cfg *config, quick bool, elapsed time.Duration) *report {
+func newReport(results []result, commit string, quick bool, elapsed time.Duration) *report {
 	r := &report{Results: results, Quick: quick, Elapsed: elapsed.Round(time.Second).String(),
 		Started: time.Now().UTC().Format(time.RFC3339), Command: "go run ./tools/bench " + strings.Join(os.Args[1:], " ")}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		r.Commit = strings.TrimSpace(string(out))
-	}
+	r.Commit = commit
 	r.Machine = machine()
 	r.ratios()
 	return r
@@ -146,6 +144,19 @@ func renderSaved(path, dir string) error {
 	r.ratios()
 	r.print(os.Stdout)
 	return r.write(dir)
+}
+
+// gitCommit is the checkout's commit, with "+dirty" when it has changes.
+func gitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		c += "+dirty"
+	}
+	return c
 }
 
 func machine() string {
