@@ -44,6 +44,12 @@ func (a *api) counters() (errs, retries int64) {
 	return a.errors.Swap(0), a.retries.Swap(0)
 }
 
+// forget drops the counts and the failure so far (a probe's 404).
+func (a *api) forget() {
+	a.counters()
+	a.firstFailure()
+}
+
 // firstFailure returns and clears the first failure recorded since the last call.
 func (a *api) firstFailure() string {
 	if p := a.sample.Swap(nil); p != nil {

@@ -52,7 +52,7 @@ func defaultConfig(quick bool) *config {
 		events: 5000, storeTime: 30 * time.Second, clientReps: 1, clientTime: 40 * time.Second,
 		tiers:     []tier{{"1k", 1000, 100}, {"10k", 10000, 1000}, {"100k", 100000, 5000}},
 		queryReps: 10, queryTime: 3 * time.Second,
-		deployments: 1000, schedTime: 45 * time.Second, coldReps: 2,
+		deployments: 1000, schedTime: 40 * time.Second, coldReps: 2,
 	}
 	if quick {
 		c.runsPerClient, c.roundTime = 5, 4*time.Second

@@ -37,7 +37,7 @@ func orchestration(ctx context.Context, t target, rn *running) []result {
 		}
 		// Task runs exist only once the server has consumed their events.
 		recorded += done * tasksPerRun
-		lag, missing := waitTaskRuns(ctx, rn, recorded, 60*time.Second)
+		lag, missing := waitTaskRuns(ctx, rn, recorded, 30*time.Second)
 		res.Errors += int64(missing)
 		res.Note = joinNote(fmt.Sprintf("%d task runs recorded %.1fs after the last call", done*tasksPerRun-missing, lag.Seconds()), res.Note)
 		out = append(out, res)

@@ -149,7 +149,7 @@ func readSetup(ctx context.Context, rn *running) (seedTargets, error) {
 		*f.dst = obj.ID
 	}
 	if _, err := rn.api.call(ctx, "POST", "/api/work_pools/", map[string]any{"name": "bench-pool", "type": "process"}, &obj); err != nil {
-		_, _ = rn.api.counters() // a 404 here only means "not built"
+		rn.api.forget() // a 404 here only means "not built"
 		return st, nil
 	}
 	st.pool = obj.ID
@@ -159,7 +159,7 @@ func readSetup(ctx context.Context, rn *running) (seedTargets, error) {
 	st.queue, st.queueName = obj.ID, obj.Name
 	if _, err := rn.api.call(ctx, "POST", "/api/deployments/", map[string]any{"name": "bench-deployment", "flow_id": st.flowMatch,
 		"work_pool_name": "bench-pool", "work_queue_name": "bench-queue"}, &obj); err != nil {
-		_, _ = rn.api.counters()
+		rn.api.forget()
 		return st, nil
 	}
 	st.deployment = obj.ID
