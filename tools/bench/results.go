@@ -44,8 +44,8 @@ func (r *result) usage(rn *running, end func() (int64, time.Duration)) {
 }
 
 func joinNote(a, b string) string {
-	if a == "" {
-		return b
+	if a == "" || b == "" {
+		return a + b
 	}
 	return a + "; " + b
 }
