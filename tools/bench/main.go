@@ -52,14 +52,14 @@ func defaultConfig(quick bool) *config {
 		events: 5000, storeTime: 30 * time.Second, clientReps: 1, clientTime: 40 * time.Second,
 		tiers:     []tier{{"1k", 1000, 100}, {"10k", 10000, 1000}, {"100k", 100000, 5000}},
 		queryReps: 10, queryTime: 3 * time.Second,
-		deployments: 1000, schedTime: 40 * time.Second, coldReps: 2,
+		deployments: 1000, schedTime: 30 * time.Second, coldReps: 2,
 	}
 	if quick {
 		c.runsPerClient, c.roundTime = 5, 4*time.Second
 		c.events, c.storeTime, c.clientTime = 2000, 15*time.Second, 20*time.Second
 		c.tiers = []tier{{"1k", 1000, 100}, {"10k", 10000, 1000}}
 		c.queryReps, c.queryTime = 5, 2*time.Second
-		c.deployments, c.schedTime, c.coldReps = 100, 20*time.Second, 1
+		c.deployments, c.schedTime, c.coldReps = 100, 15*time.Second, 1
 	}
 	return c
 }

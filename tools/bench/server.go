@@ -40,7 +40,7 @@ type server struct {
 }
 
 // serverEnv is the environment both servers get: the same settings, the UI
-// and analytics off, and the scheduler capped so workload 6 is bounded.
+// and analytics off, warnings and errors only in the logs.
 func serverEnv(home, dbURL string) []string {
 	env := []string{
 		"PREFECT_HOME=" + home,
@@ -48,7 +48,6 @@ func serverEnv(home, dbURL string) []string {
 		"PREFECT_SERVER_ANALYTICS_ENABLED=false",
 		"PREFECT_UI_ENABLED=false",
 		"PREFECT_SERVER_UI_ENABLED=false",
-		"PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS=" + fmt.Sprint(schedulerMaxRuns),
 		"PREFECT_SERVER_LOGGING_LEVEL=WARNING",
 		"PREFECT_LOGGING_SERVER_LEVEL=WARNING",
 	}
