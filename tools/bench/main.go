@@ -4,7 +4,7 @@
 // with our ratio. It also writes the table as JSON and a PNG chart.
 //
 //	go run ./tools/bench            # full run (< 15 minutes on 2 cores)
-//	go run ./tools/bench -quick     # ~2-minute smoke run
+//	go run ./tools/bench -quick     # smoke run (about 6 min for all four pairs; -servers/-dbs for fewer)
 //
 // See docs/bench/README.md for the workloads and how to read the numbers.
 package main
@@ -72,7 +72,7 @@ func main() {
 }
 
 func run() error {
-	quick := flag.Bool("quick", false, "smaller, shorter workloads (a ~2-minute smoke run)")
+	quick := flag.Bool("quick", false, "smaller, shorter workloads (a smoke run)")
 	bin := flag.String("bin", "", "our server binary (default: built from ./cmd/prefect-server)")
 	venv := flag.String("venv", "/root/.cache/prefect-venv-3.9.1", "the venv with prefect==3.9.1 (tools/venv.sh)")
 	servers := flag.String("servers", "ours,python", "servers to run")
