@@ -9,8 +9,9 @@ import (
 	"github.com/prefect-server/prefect-server/platform/db/dbtest"
 )
 
-// The UI's task-run dashboard counts only the task runs whose flow run is
-// in the filtered work pool or queue.
+// Flow runs filtered by their queue's pool, and the UI's task-run dashboard
+// counting only the task runs whose flow run is in the filtered pool or
+// queue.
 func TestDashboardCountsByPoolAndQueue(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d config.Dialect) {
 		app := newApp(t, d)
@@ -29,6 +30,19 @@ func TestDashboardCountsByPoolAndQueue(t *testing.T) {
 			if _, err := app.DB.NewUpdate().Table("task_run").Set("start_time = ?", start).Where("id = ?", tr.ID).Exec(t.Context()); err != nil {
 				t.Fatal(err)
 			}
+		}
+		for pool, want := range map[string]int{"a": 2, "b": 1, "zz": 0} {
+			var n int
+			app.JSON(http.MethodPost, "/api/flow_runs/count", map[string]any{"work_pools": map[string]any{
+				"name": map[string]any{"any_": []string{pool}}}}, http.StatusOK, &n)
+			if n != want {
+				t.Fatalf("flow runs in pool %s: %d, want %d", pool, n, want)
+			}
+		}
+		var inA []struct{ ID string }
+		app.JSON(http.MethodPost, "/api/flow_runs/filter", map[string]any{"work_pools": map[string]any{}}, http.StatusOK, &inA)
+		if len(inA) != 3 {
+			t.Fatalf("flow runs in any pool: %d, want 3", len(inA))
 		}
 		window := map[string]any{"start_time": map[string]any{"after_": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339Nano)}}
 		for _, tt := range []struct {

@@ -164,11 +164,14 @@ func poolsContributor(built builtModules) filter.Contributor {
 	return filter.Contributor{Key: keyPools, Table: "work_pool",
 		Links: map[string]string{
 			"flow":       flowLink,
-			"flow_run":   "work_pool.id IN (SELECT wq.work_pool_id FROM work_queue AS wq WHERE wq.id = flow_run.work_queue_id)",
 			"work_queue": "work_pool.id = work_queue.work_pool_id",
 			"deployment": "work_pool.id IN (SELECT wq.work_pool_id FROM work_queue AS wq WHERE wq.id = deployment.work_queue_id)",
 			"task_run": "work_pool.id IN (SELECT wq.work_pool_id FROM work_queue AS wq JOIN flow_run AS fr ON fr.work_queue_id = wq.id " +
 				"WHERE fr.id = task_run.flow_run_id)",
+		},
+		InLinks: map[string]filter.InLink{
+			"flow_run": {Outer: "flow_run.work_queue_id", Select: "wq.id",
+				Join: "JOIN work_queue AS wq ON wq.work_pool_id = work_pool.id"},
 		},
 		Where: decodeWhere[*workPoolFilter](keyPools)}
 }

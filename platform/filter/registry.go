@@ -22,10 +22,23 @@ type Contributor struct {
 	// Links relate a row of Table to a row of another table, by that table's
 	// name: {"flow": "flow_run.flow_id = flow.id"}.
 	Links map[string]string
+	// InLinks relate them through an uncorrelated subquery instead, for a
+	// link that goes through a third table: planners run it once and probe
+	// the subject's index, where a correlated EXISTS visits every subject
+	// row (a flow run's work pool is its queue's pool).
+	InLinks map[string]InLink
 	// Where decodes the filter body (Prefect's filter object for Table) and
 	// returns its conditions on Table. It returns an *api.ValidationError for
 	// an invalid filter. reg lets a filter refer to other modules' tables.
 	Where func(raw json.RawMessage, reg *Registry) (*Where, error)
+}
+
+// InLink renders "<Outer> IN (SELECT <Select> FROM <Table> AS <Table>
+// <Join> WHERE <filter>)".
+type InLink struct {
+	Outer  string // the subject's column, e.g. "flow_run.work_queue_id"
+	Select string // what the subquery selects, e.g. "wq.id"
+	Join   string // joins from Table to Select's table, e.g. "JOIN work_queue AS wq ON ..."
 }
 
 // Registry holds every contributor of the build.
@@ -69,13 +82,24 @@ func (r *Registry) Exists(subject, key string, raw json.RawMessage) (*Where, err
 	if !ok {
 		return And().Add("1 = 0"), nil
 	}
+	in, isIn := c.InLinks[subject]
 	link, ok := c.Links[subject]
-	if !ok {
+	if !ok && !isIn {
 		return nil, fmt.Errorf("filter %q cannot restrict %s rows", key, subject)
 	}
 	inner, err := c.Where(raw, r)
 	if err != nil {
 		return nil, err
+	}
+	if isIn {
+		return And().AddFunc(func(d dialect.Name) (string, []any) {
+			expr, args := "", []any(nil)
+			if inner != nil && !inner.Empty() {
+				expr, args = inner.render(d)
+				expr = " WHERE " + expr
+			}
+			return in.Outer + " IN (SELECT " + in.Select + " FROM " + c.Table + " AS " + c.Table + " " + in.Join + expr + ")", args
+		}), nil
 	}
 	return And().AddFunc(func(d dialect.Name) (string, []any) {
 		expr, args := "", []any(nil)
