@@ -119,14 +119,7 @@ func (r *recorder) handle(ctx context.Context, batch []broker.Message) error {
 }
 
 func (r *recorder) write(ctx context.Context, recs []*taskRunRecord) error {
-	return r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		for _, rec := range recs {
-			if err := recordTaskRun(ctx, tx, rec); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error { return recordBatch(ctx, tx, recs) })
 }
 
 // isDataError reports an error about the data itself (a constraint, a

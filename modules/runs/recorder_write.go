@@ -137,50 +137,80 @@ func objectID(resourceID, prefix string) (uuid.UUID, bool) {
 	return id, err == nil
 }
 
-// recordTaskRun upserts the run and inserts its state (Prefect's
-// _record_bulk_task_run_events for one event). The run is matched by its
-// (flow_run_id, task_key, dynamic_key), else by id: a row already holding
-// either keeps its id, and its columns are replaced only when this state is
-// newer than its current one. The state is inserted unless a state with its
-// id (the same event, redelivered) or its timestamp is already there.
-func recordTaskRun(ctx context.Context, tx bun.IDB, rec *taskRunRecord) error {
-	now := types.Now()
+// upsertTaskRun upserts the run of one event on its own (Prefect's
+// _record_bulk_task_run_events for one event) and returns the id of the
+// row it went into. The run is matched by its (flow_run_id, task_key,
+// dynamic_key), else by id: a row already holding either keeps its id, and
+// its columns are replaced only when this state is newer than its current
+// one. The batch path (recorder_batch.go) falls back on it when a row it
+// did not see appears.
+func upsertTaskRun(ctx context.Context, tx bun.IDB, rec *taskRunRecord, now types.DateTime) (uuid.UUID, error) {
 	for attempt := 0; ; attempt++ {
 		id, found, err := canonicalTaskRun(ctx, tx, &rec.run)
 		if err != nil {
-			return err
+			return uuid.Nil, err
 		}
-		run := rec.run
-		run.ID, run.Updated = id, now
 		if found {
-			cols := append([]string{"updated", "flow_run_id", "state_id", "state_type", "state_name", "state_timestamp"}, rec.cols...)
-			_, err := tx.NewUpdate().Model(&run).Column(cols...).WherePK().
-				Where("state_timestamp < ?", rec.state.Timestamp).Exec(ctx)
-			if err != nil {
-				return fmt.Errorf("update task run %s: %w", id, db.Translate(err))
-			}
-			break
+			return id, updateTaskRun(ctx, tx, rec, id, now)
 		}
-		run.Created = now
-		res, err := tx.NewInsert().Model(&run).On("CONFLICT DO NOTHING").Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("insert task run %s: %w", id, db.Translate(err))
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 || attempt > 0 {
+		inserted, err := insertTaskRun(ctx, tx, rec, id, now)
+		if err != nil || inserted || attempt > 0 {
 			break // inserted, or a concurrent writer's row won twice: leave it
 		}
 	}
 	id, _, err := canonicalTaskRun(ctx, tx, &rec.run)
+	return id, err
+}
+
+// updateTaskRun writes the event's columns into row id if its state is
+// newer than the row's.
+func updateTaskRun(ctx context.Context, tx bun.IDB, rec *taskRunRecord, id uuid.UUID, now types.DateTime) error {
+	run := rec.run
+	run.ID, run.Updated = id, now
+	cols := append([]string{"updated", "flow_run_id", "state_id", "state_type", "state_name", "state_timestamp"}, rec.cols...)
+	_, err := tx.NewUpdate().Model(&run).Column(cols...).WherePK().
+		Where("state_timestamp < ?", rec.state.Timestamp).Exec(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("update task run %s: %w", id, db.Translate(err))
 	}
+	return nil
+}
+
+// insertTaskRun inserts the event's run as row id unless a row with its id
+// or natural key exists; inserted tells which.
+func insertTaskRun(ctx context.Context, tx bun.IDB, rec *taskRunRecord, id uuid.UUID, now types.DateTime) (bool, error) {
+	run := rec.run
+	run.ID, run.Created, run.Updated = id, now, now
+	res, err := tx.NewInsert().Model(&run).On("CONFLICT DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("insert task run %s: %w", id, db.Translate(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert task run %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// insertTaskRunStates inserts the states of a batch in one statement; a
+// state whose id (the same event, redelivered) or timestamp its run already
+// has is skipped.
+func insertTaskRunStates(ctx context.Context, tx bun.IDB, states []taskRunState) error {
+	if len(states) == 0 {
+		return nil
+	}
+	if _, err := tx.NewInsert().Model(&states).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("insert %d task run states: %w", len(states), db.Translate(err))
+	}
+	return nil
+}
+
+// newTaskRunState is the state row of an event recorded into run id.
+func newTaskRunState(rec *taskRunRecord, id uuid.UUID, now types.DateTime) taskRunState {
 	state := taskRunState{stateRow: rec.state, TaskRunID: id}
 	state.Created, state.Updated = now, now
 	state.StateDetails.TaskRunID = &id
-	if _, err := tx.NewInsert().Model(&state).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
-		return fmt.Errorf("insert task run state %s: %w", state.ID, db.Translate(err))
-	}
-	return nil
+	return state
 }
 
 // canonicalTaskRun is the id of the stored row run is recorded into: the
