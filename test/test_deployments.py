@@ -434,3 +434,44 @@ def test_deployment_concurrency_limit(sync_prefect_client, strategy):
     sync_prefect_client.update_deployment(dep_id, DeploymentUpdate(concurrency_limit=None))
     after = sync_prefect_client.read_deployment(dep_id)
     assert after.concurrency_limit is None and after.global_concurrency_limit is None
+
+
+def test_worker_cancels_and_reports_crashes(process_worker, tmp_path, sync_prefect_client, cli):
+    """Cancelling a run the worker runs kills its process (Cancelled); a flow process killed with
+    kill -9 under the worker ends Crashed."""
+    import signal
+
+    from prefect import flow
+
+    pool, proc, worker_log = process_worker
+    (tmp_path / "served_flow.py").write_text(FLOW_SOURCE)
+    flow.from_source(source=str(tmp_path), entrypoint="served_flow.py:greet").deploy(
+        name="long-running", work_pool_name=pool, parameters={"sleep": 120}, print_next_steps=False
+    )
+
+    def started_run():
+        run = run_deployment("served-flow/long-running", timeout=0)
+        return wait_for(
+            lambda: (r := sync_prefect_client.read_flow_run(run.id)).state.type == StateType.RUNNING
+            and r.infrastructure_pid and r,
+            timeout=90, what="the worker to start the run", interval=0.5,
+        )
+
+    run = started_run()
+    res = cli("flow-run", "cancel", str(run.id))
+    assert res.code == 0, res.stdout + res.stderr
+    cancelled = wait_for(
+        lambda: (s := sync_prefect_client.read_flow_run(run.id).state).type == StateType.CANCELLED and s,
+        timeout=90, what="the worker to kill the cancelled run", interval=0.5,
+    )
+    assert cancelled.type == StateType.CANCELLED, worker_log.read_text()[-3000:]
+
+    run = started_run()
+    pid = int(run.infrastructure_pid.rsplit(":", 1)[-1])
+    os.kill(pid, signal.SIGKILL)
+    crashed = wait_for(
+        lambda: (s := sync_prefect_client.read_flow_run(run.id).state).type == StateType.CRASHED and s,
+        timeout=90, what="the worker to report the killed run Crashed", interval=0.5,
+    )
+    assert crashed.type == StateType.CRASHED
+    assert proc.poll() is None, worker_log.read_text()[-3000:]
