@@ -475,3 +475,43 @@ def test_worker_cancels_and_reports_crashes(process_worker, tmp_path, sync_prefe
     )
     assert crashed.type == StateType.CRASHED
     assert proc.poll() is None, worker_log.read_text()[-3000:]
+
+
+SUSPENDING_SOURCE = textwrap.dedent(
+    """
+    from prefect import flow
+    from prefect.flow_runs import suspend_flow_run
+
+    @flow(name="suspending-flow")
+    def suspending() -> str:
+        suspend_flow_run(timeout=300)
+        return "resumed"
+    """
+)
+
+
+def test_suspended_deployment_run_resumes_under_the_worker(process_worker, tmp_path, sync_prefect_client):
+    """suspend_flow_run ends the flow process with the run Suspended; resuming it reschedules the
+    run, which the worker runs again to completion."""
+    from prefect import flow
+    from prefect.flow_runs import resume_flow_run
+
+    pool, proc, worker_log = process_worker
+    (tmp_path / "suspending_flow.py").write_text(SUSPENDING_SOURCE)
+    flow.from_source(source=str(tmp_path), entrypoint="suspending_flow.py:suspending").deploy(
+        name="suspends", work_pool_name=pool, print_next_steps=False
+    )
+    run = run_deployment("suspending-flow/suspends", timeout=0)
+    suspended = wait_for(
+        lambda: (s := sync_prefect_client.read_flow_run(run.id).state).name == "Suspended" and s,
+        timeout=90, what="the run to suspend", interval=0.5,
+    )
+    assert suspended.type == StateType.PAUSED and suspended.state_details.pause_reschedule
+    resume_flow_run(run.id)
+    done = wait_for(
+        lambda: (s := sync_prefect_client.read_flow_run(run.id).state).is_final() and s,
+        timeout=120, what="the resumed run to finish", interval=0.5,
+    )
+    assert done.type == StateType.COMPLETED, (done, worker_log.read_text()[-3000:])
+    # a run resumed from a suspension keeps its run count, as on Python
+    assert sync_prefect_client.read_flow_run(run.id).run_count == 1
