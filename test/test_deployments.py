@@ -515,3 +515,33 @@ def test_suspended_deployment_run_resumes_under_the_worker(process_worker, tmp_p
     assert done.type == StateType.COMPLETED, (done, worker_log.read_text()[-3000:])
     # a run resumed from a suspension keeps its run count, as on Python
     assert sync_prefect_client.read_flow_run(run.id).run_count == 1
+
+
+@pytest.mark.parametrize("scope", ["work-pool", "work-queue"])
+def test_worker_holds_pool_and_queue_concurrency_limits(process_worker, tmp_path, sync_prefect_client, cli, scope):
+    """With a limit of 1 on the pool (or its default queue) the worker starts a second run only once
+    the first has finished."""
+    from prefect import flow
+
+    pool, proc, worker_log = process_worker
+    (tmp_path / "served_flow.py").write_text(FLOW_SOURCE)
+    name = f"limited-by-{scope}"
+    flow.from_source(source=str(tmp_path), entrypoint="served_flow.py:greet").deploy(
+        name=name, work_pool_name=pool, parameters={"sleep": 2}, print_next_steps=False
+    )
+    target = [pool] if scope == "work-pool" else ["default", "--pool", pool]
+    res = cli(scope, "set-concurrency-limit", *target, "1")
+    assert res.code == 0, res.stdout + res.stderr
+    try:
+        runs = [run_deployment(f"served-flow/{name}", timeout=0) for _ in range(2)]
+        done = wait_for(
+            lambda: all((r := sync_prefect_client.read_flow_run(run.id)).state.is_final() for run in runs)
+            and [sync_prefect_client.read_flow_run(run.id) for run in runs],
+            timeout=150, what="both limited runs to finish", interval=0.5,
+        )
+    finally:
+        res = cli(scope, "clear-concurrency-limit", *target)
+        assert res.code == 0, res.stdout + res.stderr
+    assert all(r.state.type == StateType.COMPLETED for r in done), worker_log.read_text()[-3000:]
+    first, second = sorted(done, key=lambda r: r.start_time)
+    assert second.start_time >= first.end_time, (first.start_time, first.end_time, second.start_time)
