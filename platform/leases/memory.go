@@ -31,28 +31,8 @@ func NewMemory() *Memory {
 var _ Storage = (*Memory)(nil)
 
 // Create stores a new lease expiring after ttl (a ttl <= 0 makes it expired).
-func (m *Memory) Create(_ context.Context, resourceIDs []uuid.UUID, ttl time.Duration, metadata json.RawMessage) (Lease, error) {
-	now := now()
-	l := Lease{
-		ID:          uuid.New(),
-		ResourceIDs: slices.Clone(resourceIDs),
-		Metadata:    bytes.Clone(metadata),
-		Expiration:  now.Add(ttl).Truncate(time.Microsecond),
-		CreatedAt:   now,
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.leases[l.ID] = &l
-	m.index(l.ID, l.Expiration)
-	for _, r := range l.ResourceIDs {
-		set, ok := m.byResource[r]
-		if !ok {
-			set = make(map[uuid.UUID]struct{})
-			m.byResource[r] = set
-		}
-		set[l.ID] = struct{}{}
-	}
-	return clone(l), nil
+func (m *Memory) Create(ctx context.Context, resourceIDs []uuid.UUID, ttl time.Duration, metadata json.RawMessage) (Lease, error) {
+	return m.CreateWithID(ctx, uuid.New(), resourceIDs, ttl, metadata)
 }
 
 // Read returns the lease, expired or not, or nil when it does not exist.
