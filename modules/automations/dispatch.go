@@ -11,8 +11,8 @@ import (
 // (modules/automations/actions), so that one converts to the other:
 // actions.TriggeredAction(a).
 type TriggeredAction struct {
-	Automation       json.RawMessage   `json:"automation"`        // the automation as the API returns it
-	Firing           json.RawMessage   `json:"firing,omitempty"`  // Prefect's Firing
+	Automation       json.RawMessage   `json:"automation"`       // the automation as the API returns it
+	Firing           json.RawMessage   `json:"firing,omitempty"` // Prefect's Firing
 	Triggered        time.Time         `json:"triggered"`
 	TriggeringLabels map[string]string `json:"triggering_labels"`
 	TriggeringEvent  json.RawMessage   `json:"triggering_event,omitempty"` // the event (events module JSON)
