@@ -7,6 +7,7 @@ plain httpx client on /api) and `cli`.
 """
 
 import json
+import time
 import uuid
 from datetime import timedelta
 
@@ -178,3 +179,110 @@ def test_deployment_triggers_are_owned_and_listed_by_inspect(sync_prefect_client
     related = sync_prefect_client.read_resource_related_automations(f"prefect.deployment.{deployment_id}")
     assert [a.id for a in related] == [] and Automation.read(id=other.id).id == other.id
     other.delete()
+
+
+def triggered_events(api, automation_id) -> list[dict]:
+    res = api.post(
+        "/events/filter",
+        json={
+            "filter": {
+                "event": {"name": ["prefect.automation.triggered"]},
+                "resource": {"id": [f"prefect.automation.{automation_id}"]},
+            }
+        },
+    )
+    assert res.status_code == 200, res.text
+    return res.json()["events"]
+
+
+def wait_for_triggered(api, automation_id, timeout: float = 60) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = triggered_events(api, automation_id)
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"automation {automation_id} did not trigger within {timeout}s")
+
+
+def test_reactive_trigger_fires_on_a_failed_flow_run(api):
+    from prefect import flow
+
+    flow_name = unique("failing-flow")
+
+    @flow(name=flow_name)
+    def failing():
+        raise ValueError("boom")
+
+    automation = Automation(
+        name=unique("on-failure"),
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Failed"},
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={"prefect.resource.role": "flow", "prefect.resource.name": flow_name},
+            for_each={"prefect.resource.id"},
+            posture=Posture.Reactive,
+            threshold=1,
+            within=timedelta(0),
+        ),
+        actions=[DoNothing()],
+    ).create()
+
+    state = failing(return_state=True)
+    assert state.is_failed()
+    fired = wait_for_triggered(api, automation.id)
+    assert len(fired) == 1
+    event = fired[0]
+    assert event["resource"]["prefect.resource.name"] == automation.name
+    assert event["resource"]["prefect.posture"] == "Reactive"
+    triggering = event["payload"]["triggering_event"]
+    assert triggering["event"] == "prefect.flow-run.Failed"
+    run_resource = triggering["resource"]["prefect.resource.id"]
+    assert event["payload"]["triggering_labels"] == {"prefect.resource.id": run_resource}
+    assert event["related"] == [
+        {"prefect.resource.id": f"prefect.event.{triggering['id']}", "prefect.resource.role": "triggering-event"}
+    ]
+    automation.delete()
+
+
+def test_proactive_trigger_fires_when_the_event_does_not_come(api):
+    resource = unique("heartbeat")
+    automation = Automation(
+        name=unique("missing-heartbeat"),
+        trigger=EventTrigger(
+            expect={"test.heartbeat"},
+            match={"prefect.resource.id": resource},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=10),
+        ),
+        actions=[DoNothing()],
+    ).create()
+    fired = wait_for_triggered(api, automation.id, timeout=60)
+    assert fired[0]["resource"]["prefect.posture"] == "Proactive"
+    assert fired[0]["payload"]["triggering_event"] is None
+    automation.delete()
+
+
+def test_disabled_automations_do_not_fire_and_changes_apply_without_restart(api):
+    from prefect.events import emit_event
+
+    name = unique("test.ping")
+    trigger = EventTrigger(expect={name}, posture=Posture.Reactive, threshold=1, within=timedelta(0))
+    disabled = Automation(name=unique("disabled"), trigger=trigger, enabled=False, actions=[DoNothing()]).create()
+    enabled = Automation(name=unique("enabled"), trigger=trigger, actions=[DoNothing()]).create()
+
+    emit_event(event=name, resource={"prefect.resource.id": "test.thing"})
+    wait_for_triggered(api, enabled.id)
+    assert triggered_events(api, disabled.id) == []
+
+    # Enabling it takes effect without a restart. (Prefect's server refreshes
+    # its cache just after the commit, so the events are sent until one counts.)
+    disabled.enable()
+    deadline = time.monotonic() + 60
+    while not triggered_events(api, disabled.id):
+        assert time.monotonic() < deadline, "the enabled automation never fired"
+        emit_event(event=name, resource={"prefect.resource.id": "test.thing"})
+        time.sleep(0.5)
+    disabled.delete()
+    enabled.delete()
