@@ -184,9 +184,16 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &b); err != nil {
 		return err
 	}
+	params, found, err := h.updateParameters(r, id, &b)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return api.NotFound(notFound)
+	}
 	d := &Deployment{Updated: types.Now(), Version: b.Version, Description: b.Description,
 		ConcurrencyOptions: b.ConcurrencyOptions, ConcurrencyLimitID: b.GlobalConcurrencyLimitID, JobVariables: b.JobVariables,
-		Parameters: b.Parameters, ParameterOpenAPISchema: b.ParameterOpenAPISchema, Tags: b.Tags, WorkQueueName: b.WorkQueueName.Value,
+		Parameters: params, ParameterOpenAPISchema: b.ParameterOpenAPISchema, Tags: b.Tags, WorkQueueName: b.WorkQueueName.Value,
 		Path: b.Path, PullSteps: b.PullSteps, Entrypoint: b.Entrypoint, StorageDocumentID: b.StorageDocumentID,
 		InfrastructureDocumentID: b.InfrastructureDocumentID}
 	if b.Paused != nil {
