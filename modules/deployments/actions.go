@@ -54,29 +54,29 @@ func (s *scheduleUpdate) Validate() []api.FieldError {
 // when not sent: an upsert updates only what was sent, as Prefect's
 // exclude_unset does.
 type deploymentCreate struct {
-	Name                     *string                  `json:"name"`
-	FlowID                   *uuid.UUID               `json:"flow_id"`
-	Paused                   *bool                    `json:"paused"`
-	Schedules                []scheduleCreate         `json:"schedules"`
-	ConcurrencyLimit         optionalInt              `json:"concurrency_limit"`
-	ConcurrencyOptions       *ConcurrencyOptions      `json:"concurrency_options"`
-	GlobalConcurrencyLimitID *uuid.UUID               `json:"global_concurrency_limit_id"`
-	EnforceParameterSchema   *bool                    `json:"enforce_parameter_schema"`
-	ParameterOpenAPISchema   optional[map[string]any] `json:"parameter_openapi_schema"`
-	Parameters               map[string]any           `json:"parameters"`
-	Tags                     []string                 `json:"tags"`
-	Labels                   map[string]any           `json:"labels"`
-	PullSteps                []map[string]any         `json:"pull_steps"`
-	WorkQueueName            *string                  `json:"work_queue_name"`
-	WorkPoolName             *string                  `json:"work_pool_name"`
-	StorageDocumentID        *uuid.UUID               `json:"storage_document_id"`
-	InfrastructureDocumentID *uuid.UUID               `json:"infrastructure_document_id"`
-	Description              *string                  `json:"description"`
-	Path                     *string                  `json:"path"`
-	Version                  *string                  `json:"version"`
-	Entrypoint               *string                  `json:"entrypoint"`
-	JobVariables             map[string]any           `json:"job_variables"`
-	VersionInfo              map[string]any           `json:"version_info"`
+	Name                     *string                    `json:"name"`
+	FlowID                   *uuid.UUID                 `json:"flow_id"`
+	Paused                   *bool                      `json:"paused"`
+	Schedules                []scheduleCreate           `json:"schedules"`
+	ConcurrencyLimit         optionalInt                `json:"concurrency_limit"`
+	ConcurrencyOptions       *ConcurrencyOptions        `json:"concurrency_options"`
+	GlobalConcurrencyLimitID *uuid.UUID                 `json:"global_concurrency_limit_id"`
+	EnforceParameterSchema   *bool                      `json:"enforce_parameter_schema"`
+	ParameterOpenAPISchema   optional[map[string]any]   `json:"parameter_openapi_schema"`
+	Parameters               map[string]any             `json:"parameters"`
+	Tags                     []string                   `json:"tags"`
+	Labels                   map[string]any             `json:"labels"`
+	PullSteps                optional[[]map[string]any] `json:"pull_steps"`
+	WorkQueueName            *string                    `json:"work_queue_name"`
+	WorkPoolName             *string                    `json:"work_pool_name"`
+	StorageDocumentID        *uuid.UUID                 `json:"storage_document_id"`
+	InfrastructureDocumentID *uuid.UUID                 `json:"infrastructure_document_id"`
+	Description              *string                    `json:"description"`
+	Path                     *string                    `json:"path"`
+	Version                  *string                    `json:"version"`
+	Entrypoint               *string                    `json:"entrypoint"`
+	JobVariables             map[string]any             `json:"job_variables"`
+	VersionInfo              map[string]any             `json:"version_info"`
 }
 
 func (c *deploymentCreate) Validate() []api.FieldError {
@@ -141,11 +141,7 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	}
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {
-		kind := "string"
-		if _, isMap := any(v).(map[string]any); isMap {
-			kind = "dictionary"
-		}
-		return fmt.Errorf("Input should be a valid %s", kind)
+		return err // a type error: the decoder adds the field's name
 	}
 	o.Value = &v
 	return nil

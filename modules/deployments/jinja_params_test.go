@@ -140,8 +140,11 @@ func TestUpdateEnforcesParameterSchema(t *testing.T) {
 		var empty deployment
 		app.JSON(http.MethodPost, "/api/deployments/", map[string]any{"name": "absent", "flow_id": flowID}, http.StatusCreated, &empty)
 		status, body := app.Do(http.MethodGet, "/api/deployments/"+empty.ID, nil)
-		if status != http.StatusOK || !strings.Contains(string(body), `"parameter_openapi_schema":{}`) {
-			t.Errorf("absent schema is stored as {}: %d %s", status, body)
+		if status != http.StatusOK || !strings.Contains(string(body), `"parameter_openapi_schema":{}`) || !strings.Contains(string(body), `"pull_steps":[]`) {
+			t.Errorf("absent schema and pull steps are stored as {} and []: %d %s", status, body)
+		}
+		if e := app.Invalid(http.MethodPost, "/api/deployments/", map[string]any{"name": "bad", "flow_id": flowID, "pull_steps": "x"}); e.Type != "list_type" || string(e.Loc) != `["body","pull_steps"]` {
+			t.Errorf("pull_steps \"x\": %+v", e)
 		}
 	})
 }

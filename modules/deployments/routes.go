@@ -80,12 +80,13 @@ func (c *columns) add(sent bool, col string) {
 	*c = append(*c, col)
 }
 
-// derefMap is the map a pointer holds, nil for none.
-func derefMap(m *map[string]any) map[string]any {
-	if m == nil {
-		return nil
+// deref is the value a pointer holds, the zero value for none.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
 	}
-	return *m
+	return *p
 }
 
 func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
@@ -98,13 +99,17 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 		Version: b.Version, Description: b.Description, ConcurrencyOptions: b.ConcurrencyOptions,
 		ConcurrencyLimitID: b.GlobalConcurrencyLimitID, JobVariables: orEmpty(b.JobVariables), Parameters: orEmpty(b.Parameters),
 		Tags: b.Tags, WorkQueueName: b.WorkQueueName, ParameterOpenAPISchema: map[string]any{}, Path: b.Path,
-		PullSteps: b.PullSteps, Entrypoint: b.Entrypoint, StorageDocumentID: b.StorageDocumentID,
+		PullSteps: []map[string]any{}, Entrypoint: b.Entrypoint, StorageDocumentID: b.StorageDocumentID,
 		InfrastructureDocumentID: b.InfrastructureDocumentID, Status: statusNotReady, EnforceParameterSchema: true}
 	if d.Tags == nil {
 		d.Tags = []string{}
 	}
+	// Absent, these take the table's defaults ({} and []); null is stored.
 	if b.ParameterOpenAPISchema.Set {
-		d.ParameterOpenAPISchema = derefMap(b.ParameterOpenAPISchema.Value)
+		d.ParameterOpenAPISchema = deref(b.ParameterOpenAPISchema.Value)
+	}
+	if b.PullSteps.Set {
+		d.PullSteps = deref(b.PullSteps.Value)
 	}
 	if b.Paused != nil {
 		d.Paused = *b.Paused
@@ -134,7 +139,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.Parameters != nil, "parameters")
 	set.add(b.Tags != nil, "tags")
 	set.add(true, "labels")
-	set.add(b.PullSteps != nil, "pull_steps")
+	set.add(b.PullSteps.Set, "pull_steps")
 	set.add(b.WorkQueueName != nil, "work_queue_name")
 	set.add(b.StorageDocumentID != nil, "storage_document_id")
 	set.add(b.InfrastructureDocumentID != nil, "infrastructure_document_id")
