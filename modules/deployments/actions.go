@@ -176,22 +176,6 @@ func (u *deploymentUpdate) Validate() []api.FieldError {
 	return append(errs, u.ConcurrencyOptions.validate("concurrency_options")...)
 }
 
-// newSchedules are the schedules an update sets: those that have a
-// schedule (Prefect's DeploymentScheduleUpdate may omit it; such entries are
-// skipped); nil when the update does not touch schedules.
-func (u *deploymentUpdate) newSchedules() []scheduleCreate {
-	if u.Schedules == nil {
-		return nil
-	}
-	out := []scheduleCreate{}
-	for _, s := range u.Schedules {
-		if s.Schedule != nil {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // flowRunFromDeployment is Prefect's DeploymentFlowRunCreate.
 type flowRunFromDeployment struct {
 	State                    *stateCreate     `json:"state"`

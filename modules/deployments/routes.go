@@ -189,12 +189,20 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &b); err != nil {
 		return err
 	}
-	params, found, err := h.updateParameters(r, id, &b)
+	existing, err := h.repo.byID(r.Context(), id)
+	if isNotFound(err) {
+		return api.NotFound(notFound).Wrap(err)
+	}
 	if err != nil {
 		return err
 	}
-	if !found {
-		return api.NotFound(notFound)
+	schedules, err := planSchedules(existing.Schedules, b.Schedules)
+	if err != nil {
+		return err
+	}
+	params, err := h.updateParameters(r, existing, &b)
+	if err != nil {
+		return err
 	}
 	d := &Deployment{Updated: types.Now(), Version: b.Version, Description: b.Description,
 		ConcurrencyOptions: b.ConcurrencyOptions, ConcurrencyLimitID: b.GlobalConcurrencyLimitID, JobVariables: b.JobVariables,
@@ -231,7 +239,7 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 		target = nil
 		set.add(true, "work_queue_id")
 	}
-	ok, err := h.repo.update(r.Context(), id, d, set, target, b.ConcurrencyLimit, b.newSchedules())
+	ok, err := h.repo.update(r.Context(), id, d, set, target, b.ConcurrencyLimit, schedules)
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/google/uuid"
-
-	"github.com/prefect-server/prefect-server/platform/api"
+		"github.com/prefect-server/prefect-server/platform/api"
 )
 
 // updateParameters is what Prefect's update_deployment does with
@@ -14,20 +12,14 @@ import (
 // variables read) and stored hydrated; then, when the schema is enforced,
 // the new (or kept) parameters must satisfy the new (or kept) schema, with
 // "required" ignored. It returns the parameters to store (nil: unchanged)
-// and false when there is no such deployment.
-func (h *handlers) updateParameters(r *http.Request, id uuid.UUID, b *deploymentUpdate) (map[string]any, bool, error) {
-	existing, err := h.repo.byID(r.Context(), id)
-	if isNotFound(err) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
+// (nil: unchanged).
+func (h *handlers) updateParameters(r *http.Request, existing *Deployment, b *deploymentUpdate) (map[string]any, error) {
+	var err error
 	params := existing.Parameters
 	var hydrated map[string]any
 	if b.Parameters != nil {
 		if hydrated, err = h.hydrate(r, b.Parameters); err != nil {
-			return nil, true, api.BadRequest(fmt.Sprintf("Error hydrating deployment parameters: %v", err)).Wrap(err)
+			return nil, api.BadRequest(fmt.Sprintf("Error hydrating deployment parameters: %v", err)).Wrap(err)
 		}
 		params = hydrated
 	}
@@ -36,22 +28,22 @@ func (h *handlers) updateParameters(r *http.Request, id uuid.UUID, b *deployment
 		enforce = *b.EnforceParameterSchema
 	}
 	if !enforce {
-		return hydrated, true, nil
+		return hydrated, nil
 	}
 	schema := existing.ParameterOpenAPISchema
 	if len(b.ParameterOpenAPISchema) > 0 {
 		schema = b.ParameterOpenAPISchema
 	}
 	if schema == nil {
-		return nil, true, api.Conflict("Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.")
+		return nil, api.Conflict("Error updating deployment: Cannot update parameters because parameter schema enforcement is enabled and the deployment does not have a valid parameter schema.")
 	}
 	if params == nil {
 		params = map[string]any{}
 	}
 	if err := validateParameters(params, withoutKey(schema, "required").(map[string]any)); err != nil {
-		return nil, true, api.Conflict("Error updating deployment: " + err.Error()).Wrap(err)
+		return nil, api.Conflict("Error updating deployment: " + err.Error()).Wrap(err)
 	}
-	return hydrated, true, nil
+	return hydrated, nil
 }
 
 // withoutKey is v with every object key named key removed at any depth, as
