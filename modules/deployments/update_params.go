@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
-		"github.com/prefect-server/prefect-server/platform/api"
+	"github.com/prefect-server/prefect-server/platform/api"
 )
 
 // updateParameters is what Prefect's update_deployment does with
