@@ -7,7 +7,9 @@
 // hydrated - Jinja templates rendered in Prefect's sandbox by platform/jinja,
 // workspace variables read - and validated against the deployment's schema
 // when it enforces one; PATCH stores new parameters hydrated and validates
-// them too, "required" ignored); the runner's poll for scheduled runs; the
+// them too, "required" ignored); job variables checked against the work
+// pool's base job template (on create, on runs with the pool's defaults, on
+// a PATCH naming the pool); the runner's poll for scheduled runs; the
 // deprecated work_queue_check (the legacy queues whose filter would pick
 // the deployment up); and the "deployments" filter that other modules use
 // to select their rows by deployment.
@@ -26,7 +28,8 @@
 // Routes: routes.go, routes_runs.go, routes_schedules.go. Bodies:
 // actions.go. Schedules: schedule.go. Scheduler: scheduler.go. The
 // foreman's deployment check (NOT_READY when unpolled): foreman.go. Parameters:
-// params.go, update_params.go. Work queues: queues.go. Filter: filter.go. Storage: repo.go
+// params.go, update_params.go, schema_validate.go, job_variables.go. Slugged
+// schedule updates: schedule_slugs.go. Work queues: queues.go. Filter: filter.go. Storage: repo.go
 // and migrations/.
 package deployments
 

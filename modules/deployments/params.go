@@ -1,7 +1,6 @@
 package deployments
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/prefect-server/prefect-server/platform/api"
 	"github.com/prefect-server/prefect-server/platform/jinja"
@@ -144,51 +142,6 @@ func renderJinja(template any) (any, bool, error) {
 		return nil, false, fmt.Errorf("Invalid jinja: Failed to render template due to the following error: %v", err)
 	}
 	return out, true, nil
-}
-
-// validateParameters validates parameters against the deployment's
-// parameter_openapi_schema (JSON Schema 2020-12, as Prefect's validator),
-// with Prefect's error text.
-func validateParameters(params, schema map[string]any) error {
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("deployment.json", roundTrip(schema)); err != nil {
-		return fmt.Errorf("Validation failed. Failure reason: %v", err)
-	}
-	sch, err := c.Compile("deployment.json")
-	if err != nil {
-		return fmt.Errorf("Validation failed. Failure reason: %v", err)
-	}
-	err = sch.Validate(roundTrip(params))
-	var verr *jsonschema.ValidationError
-	if !errors.As(err, &verr) {
-		return err
-	}
-	leaf := verr
-	for len(leaf.Causes) > 0 {
-		leaf = leaf.Causes[0]
-	}
-	reason := strings.TrimSpace(leaf.Error())
-	if i := strings.LastIndex(reason, ": "); i >= 0 && strings.HasPrefix(reason, "at '") {
-		reason = reason[i+2:]
-	}
-	if len(leaf.InstanceLocation) == 0 {
-		return fmt.Errorf("Validation failed. Failure reason: %s", reason)
-	}
-	return fmt.Errorf("Validation failed for field '%s'. Failure reason: %s", strings.Join(leaf.InstanceLocation, "."), reason)
-}
-
-// roundTrip turns decoded JSON into the form the schema library reads
-// (json.Number for numbers).
-func roundTrip(v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return v
-	}
-	out, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		return v
-	}
-	return out
 }
 
 // queueForRun is the work queue a run asks for by name: a queue of the

@@ -146,6 +146,9 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.Path != nil, "path")
 	set.add(b.Entrypoint != nil, "entrypoint")
 	set.add(b.JobVariables != nil, "job_variables")
+	if err := h.checkCreateJobVariables(r.Context(), b.WorkPoolName, b.JobVariables); err != nil {
+		return err
+	}
 	if err := h.checkGlobalLimit(r, b.GlobalConcurrencyLimitID); err != nil {
 		return err
 	}
@@ -198,6 +201,9 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	}
 	schedules, err := planSchedules(existing.Schedules, b.Schedules)
 	if err != nil {
+		return err
+	}
+	if err := h.checkUpdateJobVariables(r.Context(), b.WorkPoolName.Value, b.JobVariables); err != nil {
 		return err
 	}
 	params, err := h.updateParameters(r, existing, &b)

@@ -40,30 +40,8 @@ func (h *handlers) updateParameters(r *http.Request, existing *Deployment, b *de
 	if params == nil {
 		params = map[string]any{}
 	}
-	if err := validateParameters(params, withoutKey(schema, "required").(map[string]any)); err != nil {
+	if err := validateSchema(params, schema, schemaOptions{preprocess: true, ignoreRequired: true}); err != nil {
 		return nil, api.Conflict("Error updating deployment: " + err.Error()).Wrap(err)
 	}
 	return hydrated, nil
-}
-
-// withoutKey is v with every object key named key removed at any depth, as
-// Prefect's remove_nested_keys (used to validate with required ignored).
-func withoutKey(v any, key string) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			if k != key {
-				out[k] = withoutKey(e, key)
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = withoutKey(e, key)
-		}
-		return out
-	}
-	return v
 }

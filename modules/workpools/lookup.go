@@ -172,3 +172,23 @@ func (l *Lookup) QueuesFor(ctx context.Context, tx bun.IDB, deploymentID uuid.UU
 	}
 	return out, nil
 }
+
+// BaseJobTemplate is the named pool's base job template (nil when it has
+// none), for validating job variables; ErrPoolNotFound when there is no
+// such pool.
+func (l *Lookup) BaseJobTemplate(ctx context.Context, tx bun.IDB, poolName string) (map[string]any, error) {
+	pool, err := l.store.poolByName(ctx, tx, poolName)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, fmt.Errorf("read %q: %w", poolName, ErrPoolNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var tmpl map[string]any
+	if len(pool.BaseJobTemplate) > 0 {
+		if err := json.Unmarshal(pool.BaseJobTemplate, &tmpl); err != nil {
+			return nil, fmt.Errorf("decode base job template of %q: %w", poolName, err)
+		}
+	}
+	return tmpl, nil
+}
