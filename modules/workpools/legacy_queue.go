@@ -46,8 +46,8 @@ func (f *queueFilter) where() *filter.Where {
 }
 
 // queueRuns is Prefect's get_runs_in_work_queue: a plain queue's scheduled
-// runs come from the worker poll's selection; a queue with a filter reads
-// the matching runs, within its concurrency limit, earliest first.
+// runs are those of its name; a queue with a filter reads the matching
+// runs, within its concurrency limit, earliest first.
 func (s *scheduler) queueRuns(ctx context.Context, tx bun.IDB, q *WorkQueue, before *types.DateTime, limit int) ([]uuid.UUID, error) {
 	if q.IsPaused {
 		return nil, nil
@@ -57,8 +57,7 @@ func (s *scheduler) queueRuns(ctx context.Context, tx bun.IDB, q *WorkQueue, bef
 		return nil, err
 	}
 	if f == nil {
-		picked, err := s.scheduled(ctx, tx, []WorkQueue{*q}, nil, window{before: before}, limit)
-		return candidateIDs(picked), err
+		return s.namedQueueRuns(ctx, tx, q, before, limit)
 	}
 	match := f.where()
 	if q.ConcurrencyLimit != nil {
@@ -78,6 +77,39 @@ func (s *scheduler) queueRuns(ctx context.Context, tx bun.IDB, q *WorkQueue, bef
 	var ids []uuid.UUID
 	if err := sel.OrderExpr("fr.next_scheduled_start_time ASC").Limit(int64(limit)).Scan(ctx, &ids); err != nil {
 		return nil, fmt.Errorf("read work queue %s runs: %w", q.ID, db.Translate(err))
+	}
+	return ids, nil
+}
+
+// namedQueueRuns is Prefect's get_scheduled_flow_runs_from_work_queues for
+// one plain queue: the scheduled runs whose work_queue_name is the queue's
+// name (in any pool, as Prefect matches by name), earliest first, within
+// the queue's limit less the runs of that name that are PENDING, RUNNING or
+// CANCELLING. On PostgreSQL they are locked FOR UPDATE SKIP LOCKED, as
+// Prefect's query.
+func (s *scheduler) namedQueueRuns(ctx context.Context, tx bun.IDB, q *WorkQueue, before *types.DateTime, limit int) ([]uuid.UUID, error) {
+	if q.ConcurrencyLimit != nil {
+		busy, err := tx.NewSelect().TableExpr("flow_run AS fr").Where("fr.work_queue_name = ?", q.Name).
+			Where("fr.state_type IN (?)", bun.In([]string{"RUNNING", "PENDING", "CANCELLING"})).Count(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("count runs of work queue %q: %w", q.Name, db.Translate(err))
+		}
+		limit = min(limit, max(0, *q.ConcurrencyLimit-int(busy)))
+	}
+	if limit == 0 {
+		return nil, nil
+	}
+	sel := tx.NewSelect().TableExpr("flow_run AS fr").Column("fr.id").Where("fr.work_queue_name = ?", q.Name).Where("fr.state_type = 'SCHEDULED'")
+	if before != nil {
+		sel = sel.Where("fr.next_scheduled_start_time <= ?", *before)
+	}
+	sel = sel.OrderExpr("fr.next_scheduled_start_time ASC, fr.id").Limit(int64(limit))
+	if s.store.db.IsPostgres() {
+		sel = sel.For("UPDATE SKIP LOCKED")
+	}
+	var ids []uuid.UUID
+	if err := sel.Scan(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("read runs of work queue %q: %w", q.Name, db.Translate(err))
 	}
 	return ids, nil
 }

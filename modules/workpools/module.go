@@ -9,7 +9,8 @@
 // LOCKED, as Prefect's query, so a poll at the same instant skips them. A
 // legacy queue with the deprecated filter (tags, deployment_ids) hands out
 // the matching deployment runs of any queue, as Prefect's
-// _legacy_get_runs_in_work_queue (legacy_queue.go).
+// _legacy_get_runs_in_work_queue, and a plain queue's legacy get_runs reads
+// runs by queue name, in any pool, as Prefect's query does (legacy_queue.go).
 //
 // Other modules reach it only through *Lookup (lookup.go), which resolves
 // pool and queue names to queue ids, creating queues as Prefect's
