@@ -14,7 +14,7 @@ import sys
 import textwrap
 import time
 from datetime import datetime, timedelta, timezone
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -176,6 +176,54 @@ def test_parameters_are_validated_against_the_schema(served, sync_prefect_client
     again = sync_prefect_client.create_flow_run_from_deployment(served.id, idempotency_key="once")
     assert again.id == run.id
     sync_prefect_client.delete_flow_run(run.id)
+
+
+def test_jinja_parameters_are_rendered(sync_prefect_client):
+    """Runs from a deployment render Jinja parameters; PATCH stores them rendered."""
+    from prefect.client.schemas.actions import DeploymentUpdate
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    client = sync_prefect_client
+    flow_id = client.create_flow_from_name("jinja-flow")
+    jinja = lambda template: {"__prefect_kind": "jinja", "template": template}  # noqa: E731
+    dep_id = client.create_deployment(
+        flow_id=flow_id, name=f"jinja-{uuid4().hex[:8]}", parameters={"base": jinja("{{ 6 * 7 }}")},
+        parameter_openapi_schema={},
+    )
+    run = client.create_flow_run_from_deployment(
+        dep_id, parameters={"x": jinja("{% for i in range(3) %}{{ i }}{% endfor %}"), "y": [jinja("a{{ missing }}b")]}
+    )
+    assert run.parameters == {"base": "42", "x": "012", "y": ["ab"]}
+
+    with pytest.raises(PrefectHTTPStatusError) as err:
+        client.create_flow_run_from_deployment(dep_id, parameters={"x": jinja("{{ 1 + }}")})
+    assert err.value.response.status_code == 400
+    assert err.value.response.json()["detail"].startswith("Error hydrating flow run parameters: Invalid jinja: ")
+
+    client.update_deployment(dep_id, DeploymentUpdate(parameters={"z": jinja("{{ 'up' | upper }}")}))
+    assert client.read_deployment(dep_id).parameters == {"z": "UP"}
+    with pytest.raises(PrefectHTTPStatusError) as err:
+        client.update_deployment(dep_id, DeploymentUpdate(parameters={"z": jinja("{% for %}")}))
+    assert err.value.response.status_code == 400
+    assert err.value.response.json()["detail"].startswith("Error hydrating deployment parameters: Invalid jinja: ")
+
+
+def test_update_with_no_work_pool_leaves_the_pool(sync_prefect_client):
+    """DeploymentUpdate(work_pool_name=None) takes a deployment off its work queue (e.g. to serve it)."""
+    from prefect.client.schemas.actions import DeploymentUpdate, WorkPoolCreate
+
+    client = sync_prefect_client
+    pool = f"leave-{uuid4().hex[:8]}"
+    client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+    flow_id = client.create_flow_from_name("leave-flow")
+    dep_id = client.create_deployment(flow_id=flow_id, name=pool, work_pool_name=pool, work_queue_name="q")
+    got = client.read_deployment(dep_id)
+    assert (got.work_pool_name, got.work_queue_name) == (pool, "q")
+    client.update_deployment(dep_id, DeploymentUpdate(work_queue_name=None))
+    assert client.read_deployment(dep_id).work_pool_name == pool
+    client.update_deployment(dep_id, DeploymentUpdate(work_pool_name=None))
+    got = client.read_deployment(dep_id)
+    assert got.work_pool_name is None and got.work_queue_id is None
 
 
 def make_deployment(client, name: str, schedules, **kwargs) -> UUID:

@@ -22,6 +22,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import WorkerStatus, WorkPoolStatus, WorkQueueStatus
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
+from prefect.states import Running
 from prefect.types._datetime import now
 
 
@@ -302,6 +303,42 @@ def test_legacy_work_queues(sync_prefect_client, api):
     with pytest.raises(ObjectNotFound):
         client.read_work_queue(wq.id)
     assert api.get(f"/work_queues/{uuid.uuid4()}").status_code == 404
+
+
+def test_legacy_queue_filters_pick_deployment_runs(sync_prefect_client, api):
+    """A legacy queue with the deprecated tag/deployment filter hands out the matching
+    deployment runs of any queue; work_queue_check lists the filtered queues that would."""
+    from prefect.client.schemas.objects import QueueFilter
+
+    client = sync_prefect_client
+    tag, other = unique("tag"), unique("tag")
+    flow_id = client.create_flow_from_name(unique("legacy-flow"))
+    dep_id = client.create_deployment(flow_id=flow_id, name=unique("legacy-dep"), tags=[tag, "more"], parameter_openapi_schema={})
+    by_tag = client.create_work_queue(name=unique("by-tag"))
+    client.update_work_queue(by_tag.id, filter=QueueFilter(tags=[tag]))
+    by_dep = client.create_work_queue(name=unique("by-dep"))
+    client.update_work_queue(by_dep.id, filter=QueueFilter(deployment_ids=[dep_id]))
+    no_match = client.create_work_queue(name=unique("no-match"))
+    client.update_work_queue(no_match.id, filter=QueueFilter(tags=[tag, other]))
+    assert client.read_work_queue(by_tag.id).filter.tags == [tag]
+
+    run = client.create_flow_run_from_deployment(dep_id)
+    # a run with the tag but no deployment is never in a legacy queue
+    api.post("/flow_runs/", json={"flow_id": str(flow_id), "tags": [tag], "state": {"type": "SCHEDULED"}})
+
+    assert [r.id for r in client.get_runs_in_work_queue(by_tag.id)] == [run.id]
+    assert [r.id for r in client.get_runs_in_work_queue(by_dep.id)] == [run.id]
+    assert client.get_runs_in_work_queue(no_match.id) == []
+
+    # the filter's concurrency limit counts its own PENDING/RUNNING runs
+    client.update_work_queue(by_tag.id, concurrency_limit=1)
+    busy = client.create_flow_run_from_deployment(dep_id)
+    client.set_flow_run_state(busy.id, Running(), force=True)
+    assert client.get_runs_in_work_queue(by_tag.id) == []
+
+    checked = {q["name"] for q in api.get(f"/deployments/{dep_id}/work_queue_check").json()}
+    assert {by_tag.name, by_dep.name} <= checked and no_match.name not in checked
+    assert api.get(f"/deployments/{uuid.uuid4()}/work_queue_check").json() == {"detail": "Deployment not found"}
 
 
 def test_collection_view_bundled(api):

@@ -54,29 +54,29 @@ func (s *scheduleUpdate) Validate() []api.FieldError {
 // when not sent: an upsert updates only what was sent, as Prefect's
 // exclude_unset does.
 type deploymentCreate struct {
-	Name                     *string             `json:"name"`
-	FlowID                   *uuid.UUID          `json:"flow_id"`
-	Paused                   *bool               `json:"paused"`
-	Schedules                []scheduleCreate    `json:"schedules"`
-	ConcurrencyLimit         optionalInt         `json:"concurrency_limit"`
-	ConcurrencyOptions       *ConcurrencyOptions `json:"concurrency_options"`
-	GlobalConcurrencyLimitID *uuid.UUID          `json:"global_concurrency_limit_id"`
-	EnforceParameterSchema   *bool               `json:"enforce_parameter_schema"`
-	ParameterOpenAPISchema   map[string]any      `json:"parameter_openapi_schema"`
-	Parameters               map[string]any      `json:"parameters"`
-	Tags                     []string            `json:"tags"`
-	Labels                   map[string]any      `json:"labels"`
-	PullSteps                []map[string]any    `json:"pull_steps"`
-	WorkQueueName            *string             `json:"work_queue_name"`
-	WorkPoolName             *string             `json:"work_pool_name"`
-	StorageDocumentID        *uuid.UUID          `json:"storage_document_id"`
-	InfrastructureDocumentID *uuid.UUID          `json:"infrastructure_document_id"`
-	Description              *string             `json:"description"`
-	Path                     *string             `json:"path"`
-	Version                  *string             `json:"version"`
-	Entrypoint               *string             `json:"entrypoint"`
-	JobVariables             map[string]any      `json:"job_variables"`
-	VersionInfo              map[string]any      `json:"version_info"`
+	Name                     *string                    `json:"name"`
+	FlowID                   *uuid.UUID                 `json:"flow_id"`
+	Paused                   *bool                      `json:"paused"`
+	Schedules                []scheduleCreate           `json:"schedules"`
+	ConcurrencyLimit         optionalInt                `json:"concurrency_limit"`
+	ConcurrencyOptions       *ConcurrencyOptions        `json:"concurrency_options"`
+	GlobalConcurrencyLimitID *uuid.UUID                 `json:"global_concurrency_limit_id"`
+	EnforceParameterSchema   *bool                      `json:"enforce_parameter_schema"`
+	ParameterOpenAPISchema   optional[map[string]any]   `json:"parameter_openapi_schema"`
+	Parameters               map[string]any             `json:"parameters"`
+	Tags                     []string                   `json:"tags"`
+	Labels                   map[string]any             `json:"labels"`
+	PullSteps                optional[[]map[string]any] `json:"pull_steps"`
+	WorkQueueName            *string                    `json:"work_queue_name"`
+	WorkPoolName             *string                    `json:"work_pool_name"`
+	StorageDocumentID        *uuid.UUID                 `json:"storage_document_id"`
+	InfrastructureDocumentID *uuid.UUID                 `json:"infrastructure_document_id"`
+	Description              *string                    `json:"description"`
+	Path                     *string                    `json:"path"`
+	Version                  *string                    `json:"version"`
+	Entrypoint               *string                    `json:"entrypoint"`
+	JobVariables             map[string]any             `json:"job_variables"`
+	VersionInfo              map[string]any             `json:"version_info"`
 }
 
 func (c *deploymentCreate) Validate() []api.FieldError {
@@ -124,6 +124,29 @@ func (o *optionalInt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// optional tells a null from an absent field where Prefect does: its
+// update clears a deployment's work queue on "work_pool_name": null and keeps
+// it when absent; its create stores {} for an absent
+// parameter_openapi_schema and null for a null one.
+type optional[T any] struct {
+	Set   bool
+	Value *T
+}
+
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Value = nil
+		return nil
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err // a type error: the decoder adds the field's name
+	}
+	o.Value = &v
+	return nil
+}
+
 // deploymentUpdate is Prefect's DeploymentUpdate.
 type deploymentUpdate struct {
 	Version                  *string             `json:"version"`
@@ -136,8 +159,8 @@ type deploymentUpdate struct {
 	Parameters               map[string]any      `json:"parameters"`
 	ParameterOpenAPISchema   map[string]any      `json:"parameter_openapi_schema"`
 	Tags                     []string            `json:"tags"`
-	WorkQueueName            *string             `json:"work_queue_name"`
-	WorkPoolName             *string             `json:"work_pool_name"`
+	WorkQueueName            optional[string]    `json:"work_queue_name"`
+	WorkPoolName             optional[string]    `json:"work_pool_name"`
 	Path                     *string             `json:"path"`
 	JobVariables             map[string]any      `json:"job_variables"`
 	PullSteps                []map[string]any    `json:"pull_steps"`
@@ -151,22 +174,6 @@ type deploymentUpdate struct {
 func (u *deploymentUpdate) Validate() []api.FieldError {
 	errs := checkConcurrencyLimit(u.ConcurrencyLimit.Value)
 	return append(errs, u.ConcurrencyOptions.validate("concurrency_options")...)
-}
-
-// newSchedules are the schedules an update sets: those that have a
-// schedule (Prefect's DeploymentScheduleUpdate may omit it; such entries are
-// skipped); nil when the update does not touch schedules.
-func (u *deploymentUpdate) newSchedules() []scheduleCreate {
-	if u.Schedules == nil {
-		return nil
-	}
-	out := []scheduleCreate{}
-	for _, s := range u.Schedules {
-		if s.Schedule != nil {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // flowRunFromDeployment is Prefect's DeploymentFlowRunCreate.

@@ -37,6 +37,7 @@ type deployment struct {
 		ID       string         `json:"id"`
 		Schedule map[string]any `json:"schedule"`
 		Active   bool           `json:"active"`
+		Slug     string         `json:"slug"`
 	} `json:"schedules"`
 	Labels map[string]any `json:"labels"`
 }

@@ -4,23 +4,32 @@
 // deployments; their schedules (interval, cron and rrule, with timezones and
 // Prefect's DST behaviour) and the scheduler service that creates their runs
 // ahead of time; runs created from a deployment (parameters merged,
-// hydrated and validated against the deployment's schema when it enforces
-// one); the runner's poll for scheduled runs; and the "deployments" filter
-// that other modules use to select their rows by deployment.
+// hydrated - Jinja templates rendered in Prefect's sandbox by platform/jinja,
+// workspace variables read - and validated against the deployment's schema
+// when it enforces one; PATCH stores new parameters hydrated and validates
+// them too, "required" ignored); job variables checked against the work
+// pool's base job template (on create, on runs with the pool's defaults, on
+// a PATCH naming the pool); the runner's poll for scheduled runs; the
+// deprecated work_queue_check (the legacy queues whose filter would pick
+// the deployment up); and the "deployments" filter that other modules use
+// to select their rows by deployment.
 //
 // Work queues are resolved through the workpools module's Lookup; flow runs
 // are created through the runs module's FlowRunCreator, so that their first
 // state is orchestrated.
 //
-// Where we differ from Prefect: Jinja templates in run parameters are not
-// rendered (a template with expressions is a 400); an interval of whole days
-// in a DST timezone keeps the anchor's wall time on every date rather than
-// the time a gap once moved it to.
+// Where we differ from Prefect: an interval of whole days in a DST timezone
+// keeps the anchor's wall time on every date rather than the time a gap
+// once moved it to; the text after "Invalid jinja: " in a template error is
+// gonja's, not Jinja2's (platform/jinja lists its other differences), and a template that is not a string is a 400 (a 500
+// in Prefect); work_queue_check lists queues without a filter too, as
+// Prefect answers on SQLite.
 //
 // Routes: routes.go, routes_runs.go, routes_schedules.go. Bodies:
 // actions.go. Schedules: schedule.go. Scheduler: scheduler.go. The
 // foreman's deployment check (NOT_READY when unpolled): foreman.go. Parameters:
-// params.go. Work queues: queues.go. Filter: filter.go. Storage: repo.go
+// params.go, update_params.go, schema_validate.go, job_variables.go. Slugged
+// schedule updates: schedule_slugs.go. Work queues: queues.go. Filter: filter.go. Storage: repo.go
 // and migrations/.
 package deployments
 

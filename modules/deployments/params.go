@@ -1,7 +1,6 @@
 package deployments
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,16 +8,16 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/prefect-server/prefect-server/platform/api"
+	"github.com/prefect-server/prefect-server/platform/jinja"
 )
 
 // hydrate resolves the "__prefect_kind" placeholders of run parameters as
-// Prefect's hydrate does with raise_on_error: "none" (its value), "json"
-// (a JSON string parsed), "workspace_variable" (a variable's value) and
-// "jinja" templates without expressions. A template with expressions is an
-// error: we do not render Jinja.
+// Prefect's hydrate does with raise_on_error, render_jinja and
+// render_workspace_variables: "none" (its value), "json" (a JSON string
+// parsed), "workspace_variable" (a variable's value) and "jinja" (a
+// template rendered in Prefect's sandbox, with no variables).
 func (h *handlers) hydrate(r *http.Request, params map[string]any) (map[string]any, error) {
 	out, keep, err := h.hydrateValue(r, params)
 	if err != nil {
@@ -114,65 +113,35 @@ func (h *handlers) hydrateKind(r *http.Request, kind any, obj map[string]any) (a
 		}
 		return value, true, nil
 	case "jinja":
-		v, ok, err := inner("template")
-		if err != nil {
-			return nil, false, err
-		}
-		if !ok {
+		if _, ok := obj["template"]; !ok {
 			return nil, false, errors.New("Missing 'template' key in __prefect object")
 		}
-		s, _ := v.(string)
-		if strings.Contains(s, "{{") || strings.Contains(s, "{%") {
-			return nil, false, errors.New("Invalid jinja: this server does not render Jinja templates")
+		v, keep, err := inner("template")
+		if err != nil || !keep {
+			return nil, keep, err
 		}
-		return s, true, nil
+		return renderJinja(v)
 	}
 	return obj["value"], true, nil // an unknown kind is its value, as call_handler has it
 }
 
-// validateParameters validates parameters against the deployment's
-// parameter_openapi_schema (JSON Schema 2020-12, as Prefect's validator),
-// with Prefect's error text.
-func validateParameters(params, schema map[string]any) error {
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("deployment.json", roundTrip(schema)); err != nil {
-		return fmt.Errorf("Validation failed. Failure reason: %v", err)
+// renderJinja is Prefect's jinja handler with render_jinja: the template is
+// validated, then rendered with an empty context (Prefect's hydration
+// context has no Jinja variables). Prefect answers 500 for a template that
+// is not a string; we say it is invalid.
+func renderJinja(template any) (any, bool, error) {
+	s, isString := template.(string)
+	if !isString {
+		return nil, false, errors.New("Invalid jinja: the template must be a string")
 	}
-	sch, err := c.Compile("deployment.json")
+	if err := jinja.Validate(s); err != nil {
+		return nil, false, fmt.Errorf("Invalid jinja: %v", err)
+	}
+	out, err := jinja.Render(s, map[string]any{})
 	if err != nil {
-		return fmt.Errorf("Validation failed. Failure reason: %v", err)
+		return nil, false, fmt.Errorf("Invalid jinja: Failed to render template due to the following error: %v", err)
 	}
-	err = sch.Validate(roundTrip(params))
-	var verr *jsonschema.ValidationError
-	if !errors.As(err, &verr) {
-		return err
-	}
-	leaf := verr
-	for len(leaf.Causes) > 0 {
-		leaf = leaf.Causes[0]
-	}
-	reason := strings.TrimSpace(leaf.Error())
-	if i := strings.LastIndex(reason, ": "); i >= 0 && strings.HasPrefix(reason, "at '") {
-		reason = reason[i+2:]
-	}
-	if len(leaf.InstanceLocation) == 0 {
-		return fmt.Errorf("Validation failed. Failure reason: %s", reason)
-	}
-	return fmt.Errorf("Validation failed for field '%s'. Failure reason: %s", strings.Join(leaf.InstanceLocation, "."), reason)
-}
-
-// roundTrip turns decoded JSON into the form the schema library reads
-// (json.Number for numbers).
-func roundTrip(v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return v
-	}
-	out, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		return v
-	}
-	return out
+	return out, true, nil
 }
 
 // queueForRun is the work queue a run asks for by name: a queue of the

@@ -55,8 +55,9 @@ func (t *queueTarget) resolve(ctx context.Context, tx bun.IDB, pools *workpools.
 	return nil
 }
 
-// fillPools sets work_pool_name on deployments from their queues, in one
-// query.
+// fillPools sets work_pool_name and work_queue_name on deployments from
+// their queues, in one query (Prefect's response shows the queue's name
+// over the stored one).
 func (r *repo) fillPools(ctx context.Context, ds []*Deployment) error {
 	var ids []uuid.UUID
 	for _, d := range ds {
@@ -76,8 +77,8 @@ func (r *repo) fillPools(ctx context.Context, ds []*Deployment) error {
 			continue
 		}
 		if ref, ok := refs[*d.WorkQueueID]; ok {
-			name := ref.PoolName
-			d.WorkPoolName = &name
+			pool, queue := ref.PoolName, ref.QueueName
+			d.WorkPoolName, d.WorkQueueName = &pool, &queue
 		}
 	}
 	return nil

@@ -253,7 +253,7 @@ func (r *repo) count(ctx context.Context, f api.Filters) (int, error) {
 // update sets the columns in set from d; with schedules != nil it replaces
 // the schedules. Future auto-scheduled runs are deleted, as Prefect's
 // update_deployment does. False if there is no such deployment.
-func (r *repo) update(ctx context.Context, id uuid.UUID, d *Deployment, set columns, target *queueTarget, limit optionalInt, schedules []scheduleCreate) (bool, error) {
+func (r *repo) update(ctx context.Context, id uuid.UUID, d *Deployment, set columns, target *queueTarget, limit optionalInt, schedules scheduleChange) (bool, error) {
 	found := false
 	before, _ := r.byID(ctx, id)
 	err := r.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -272,15 +272,13 @@ func (r *repo) update(ctx context.Context, id uuid.UUID, d *Deployment, set colu
 		if err := r.setLimit(ctx, tx, id, limit); err != nil {
 			return err
 		}
-		if schedules != nil {
-			if _, err := tx.NewDelete().Model((*DeploymentSchedule)(nil)).Where("deployment_id = ?", id).Exec(ctx); err != nil {
-				return fmt.Errorf("delete schedules: %w", err)
-			}
-			if _, err := insertSchedules(ctx, tx, id, schedules); err != nil {
-				return err
-			}
+		if err := deleteScheduledRuns(ctx, tx, id, true, true); err != nil {
+			return err
 		}
-		return deleteScheduledRuns(ctx, tx, id, true, true)
+		if schedules == nil {
+			return nil
+		}
+		return schedules.apply(ctx, tx, id)
 	})
 	if found && err == nil {
 		r.emitChange(ctx, id, before, false)

@@ -56,6 +56,7 @@ func newRoutes(r *repo, fr *runs.FlowRunCreator, s *scheduler, cfg config.API) a
 		{Method: http.MethodPost, Path: "/deployments/{id}/create_flow_run", Handler: h.createFlowRun},
 		{Method: http.MethodPost, Path: "/deployments/{id}/create_flow_run/bulk", Handler: h.createFlowRuns},
 		{Method: http.MethodPost, Path: "/deployments/{id}/schedule", Handler: h.schedule},
+		{Method: http.MethodGet, Path: "/deployments/{id}/work_queue_check", Handler: h.workQueueCheck},
 		{Method: http.MethodGet, Path: "/deployments/{id}/schedules", Handler: h.readSchedules},
 		{Method: http.MethodPost, Path: "/deployments/{id}/schedules", Handler: h.createSchedules},
 		{Method: http.MethodPatch, Path: "/deployments/{id}/schedules/{schedule_id}", Handler: h.updateSchedule},
@@ -79,6 +80,15 @@ func (c *columns) add(sent bool, col string) {
 	*c = append(*c, col)
 }
 
+// deref is the value a pointer holds, the zero value for none.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
 func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	var b deploymentCreate
 	if err := api.Decode(r, &b); err != nil {
@@ -88,11 +98,18 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	d := &Deployment{ID: uuid.New(), Created: now, Updated: now, Name: *b.Name, FlowID: *b.FlowID,
 		Version: b.Version, Description: b.Description, ConcurrencyOptions: b.ConcurrencyOptions,
 		ConcurrencyLimitID: b.GlobalConcurrencyLimitID, JobVariables: orEmpty(b.JobVariables), Parameters: orEmpty(b.Parameters),
-		Tags: b.Tags, WorkQueueName: b.WorkQueueName, ParameterOpenAPISchema: b.ParameterOpenAPISchema, Path: b.Path,
-		PullSteps: b.PullSteps, Entrypoint: b.Entrypoint, StorageDocumentID: b.StorageDocumentID,
+		Tags: b.Tags, WorkQueueName: b.WorkQueueName, ParameterOpenAPISchema: map[string]any{}, Path: b.Path,
+		PullSteps: []map[string]any{}, Entrypoint: b.Entrypoint, StorageDocumentID: b.StorageDocumentID,
 		InfrastructureDocumentID: b.InfrastructureDocumentID, Status: statusNotReady, EnforceParameterSchema: true}
 	if d.Tags == nil {
 		d.Tags = []string{}
+	}
+	// Absent, these take the table's defaults ({} and []); null is stored.
+	if b.ParameterOpenAPISchema.Set {
+		d.ParameterOpenAPISchema = deref(b.ParameterOpenAPISchema.Value)
+	}
+	if b.PullSteps.Set {
+		d.PullSteps = deref(b.PullSteps.Value)
 	}
 	if b.Paused != nil {
 		d.Paused = *b.Paused
@@ -118,17 +135,20 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.ConcurrencyOptions != nil, "concurrency_options")
 	set.add(b.GlobalConcurrencyLimitID != nil, "concurrency_limit_id")
 	set.add(b.EnforceParameterSchema != nil, "enforce_parameter_schema")
-	set.add(b.ParameterOpenAPISchema != nil, "parameter_openapi_schema")
+	set.add(b.ParameterOpenAPISchema.Set, "parameter_openapi_schema")
 	set.add(b.Parameters != nil, "parameters")
 	set.add(b.Tags != nil, "tags")
 	set.add(true, "labels")
-	set.add(b.PullSteps != nil, "pull_steps")
+	set.add(b.PullSteps.Set, "pull_steps")
 	set.add(b.WorkQueueName != nil, "work_queue_name")
 	set.add(b.StorageDocumentID != nil, "storage_document_id")
 	set.add(b.InfrastructureDocumentID != nil, "infrastructure_document_id")
 	set.add(b.Path != nil, "path")
 	set.add(b.Entrypoint != nil, "entrypoint")
 	set.add(b.JobVariables != nil, "job_variables")
+	if err := h.checkCreateJobVariables(r.Context(), b.WorkPoolName, b.JobVariables); err != nil {
+		return err
+	}
 	if err := h.checkGlobalLimit(r, b.GlobalConcurrencyLimitID); err != nil {
 		return err
 	}
@@ -172,9 +192,27 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	if err := api.Decode(r, &b); err != nil {
 		return err
 	}
+	existing, err := h.repo.byID(r.Context(), id)
+	if isNotFound(err) {
+		return api.NotFound(notFound).Wrap(err)
+	}
+	if err != nil {
+		return err
+	}
+	schedules, err := planSchedules(existing.Schedules, b.Schedules)
+	if err != nil {
+		return err
+	}
+	if err := h.checkUpdateJobVariables(r.Context(), b.WorkPoolName.Value, b.JobVariables); err != nil {
+		return err
+	}
+	params, err := h.updateParameters(r, existing, &b)
+	if err != nil {
+		return err
+	}
 	d := &Deployment{Updated: types.Now(), Version: b.Version, Description: b.Description,
 		ConcurrencyOptions: b.ConcurrencyOptions, ConcurrencyLimitID: b.GlobalConcurrencyLimitID, JobVariables: b.JobVariables,
-		Parameters: b.Parameters, ParameterOpenAPISchema: b.ParameterOpenAPISchema, Tags: b.Tags, WorkQueueName: b.WorkQueueName,
+		Parameters: params, ParameterOpenAPISchema: b.ParameterOpenAPISchema, Tags: b.Tags, WorkQueueName: b.WorkQueueName.Value,
 		Path: b.Path, PullSteps: b.PullSteps, Entrypoint: b.Entrypoint, StorageDocumentID: b.StorageDocumentID,
 		InfrastructureDocumentID: b.InfrastructureDocumentID}
 	if b.Paused != nil {
@@ -192,7 +230,7 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.Parameters != nil, "parameters")
 	set.add(b.ParameterOpenAPISchema != nil, "parameter_openapi_schema")
 	set.add(b.Tags != nil, "tags")
-	set.add(b.WorkQueueName != nil, "work_queue_name")
+	set.add(b.WorkQueueName.Set, "work_queue_name")
 	set.add(b.Path != nil, "path")
 	set.add(b.JobVariables != nil, "job_variables")
 	set.add(b.PullSteps != nil, "pull_steps")
@@ -200,7 +238,14 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 	set.add(b.StorageDocumentID != nil, "storage_document_id")
 	set.add(b.InfrastructureDocumentID != nil, "infrastructure_document_id")
 	set.add(b.EnforceParameterSchema != nil, "enforce_parameter_schema")
-	ok, err := h.repo.update(r.Context(), id, d, set, newQueueTarget(b.WorkPoolName, b.WorkQueueName), b.ConcurrencyLimit, b.newSchedules())
+	target := newQueueTarget(b.WorkPoolName.Value, b.WorkQueueName.Value)
+	if b.WorkPoolName.Set && b.WorkPoolName.Value == nil {
+		// An explicit null pool takes the deployment off its work queue (e.g.
+		// switching to serve); a queue name sent with it is only stored.
+		target = nil
+		set.add(true, "work_queue_id")
+	}
+	ok, err := h.repo.update(r.Context(), id, d, set, target, b.ConcurrencyLimit, schedules)
 	if err != nil {
 		return err
 	}
@@ -208,6 +253,27 @@ func (h *handlers) update(w http.ResponseWriter, r *http.Request) error {
 		return api.NotFound(notFound)
 	}
 	return api.NoContent(w)
+}
+
+// workQueueCheck serves the deprecated GET /deployments/{id}/work_queue_check:
+// the work queues whose legacy filter would pick up the deployment's runs.
+func (h *handlers) workQueueCheck(w http.ResponseWriter, r *http.Request) error {
+	id, err := api.PathUUID(r, "id", "Not Found")
+	if err != nil {
+		return err
+	}
+	d, err := h.repo.byID(r.Context(), id)
+	if isNotFound(err) {
+		return api.NotFound("Deployment not found").Wrap(err)
+	}
+	if err != nil {
+		return err
+	}
+	queues, err := h.repo.pools.QueuesFor(r.Context(), h.repo.db.Read, id, d.Tags)
+	if err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, queues)
 }
 
 func (h *handlers) readByName(w http.ResponseWriter, r *http.Request) error {

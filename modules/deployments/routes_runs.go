@@ -148,6 +148,9 @@ func (h *handlers) prepareRun(r *http.Request, d *Deployment, b *flowRunFromDepl
 			return runs.NewFlowRun{}, &runFailure{api.Conflict("Error creating flow run: " + err.Error()).Wrap(err), "Parameter validation failed: " + err.Error()}
 		}
 	}
+	if failure := h.checkRunJobVariables(r.Context(), d, b.JobVariables); failure != nil {
+		return runs.NewFlowRun{}, failure
+	}
 	queueName, queueID := d.WorkQueueName, d.WorkQueueID
 	if b.WorkQueueName != nil && *b.WorkQueueName != "" {
 		queueName, queueID, err = h.queueForRun(r, d, *b.WorkQueueName)

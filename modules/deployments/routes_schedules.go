@@ -11,7 +11,6 @@ import (
 
 	"github.com/prefect-server/prefect-server/platform/api"
 	"github.com/prefect-server/prefect-server/platform/db"
-	"github.com/prefect-server/prefect-server/platform/types"
 )
 
 // Prefect's schedule routes say "Deployment not found." with a period.
@@ -105,18 +104,7 @@ func (h *handlers) updateSchedule(w http.ResponseWriter, r *http.Request) error 
 	if err := api.Decode(r, &b); err != nil {
 		return err
 	}
-	row := &DeploymentSchedule{Updated: types.Now(), Parameters: orEmpty(b.Parameters), MaxScheduledRuns: b.MaxScheduledRuns, Slug: b.Slug}
-	set := columns{"updated", "parameters"}
-	if b.Active != nil {
-		row.Active = *b.Active
-		set.add(true, "active")
-	}
-	if b.Schedule != nil {
-		row.Schedule = *b.Schedule
-		set.add(true, "schedule")
-	}
-	set.add(b.MaxScheduledRuns != nil, "max_scheduled_runs")
-	set.add(b.Slug != nil, "slug")
+	row, set := b.row()
 	err = h.repo.db.Tx(r.Context(), func(ctx context.Context, tx bun.Tx) error {
 		if err := deploymentExists(ctx, tx, id); err != nil {
 			return err

@@ -37,6 +37,23 @@ func newPolicies(c o.Contributions, q *taskQueues) *policies {
 	}
 }
 
+// lockRun takes the run's row lock on PostgreSQL before the run and its
+// state are read, as Prefect's read_flow_run(for_update=True). It is its
+// own statement: a "FOR UPDATE OF run" on the read that joins the state
+// would, once a concurrent transition commits, recheck the run's new row
+// against the old state row and see a stale state (two PENDINGs accepted).
+// SQLite has one writer, so its transaction already serializes.
+func lockRun(ctx context.Context, d *db.DB, tx bun.IDB, table string, id uuid.UUID) error {
+	if !d.IsPostgres() {
+		return nil
+	}
+	var locked uuid.UUID
+	if err := tx.NewSelect().Table(table).Column("id").Where("id = ?", id).For("UPDATE").Scan(ctx, &locked); err != nil {
+		return fmt.Errorf("lock %s %s: %w", table, id, db.Translate(err))
+	}
+	return nil
+}
+
 // setFlowRunState orchestrates a proposed state for a flow run in tx.
 func (r *repo) setFlowRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, proposed *o.State, force bool, params map[string]any) (*o.Result, error) {
 	p := r.policies.flow
@@ -50,10 +67,10 @@ func (r *repo) setFlowRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, pr
 // through policy p (the services use their own, e.g. MarkLateRunsPolicy).
 func (r *repo) setFlowRunStateWith(ctx context.Context, tx bun.IDB, id uuid.UUID, proposed *o.State, p *o.Policy, params map[string]any) (*o.Result, error) {
 	var run FlowRun
-	q := tx.NewSelect().Model(&run).Relation("StateRow").Where("flow_run.id = ?", id)
-	if r.db.IsPostgres() {
-		q = q.For("UPDATE OF flow_run")
+	if err := lockRun(ctx, r.db, tx, "flow_run", id); err != nil {
+		return nil, err
 	}
+	q := tx.NewSelect().Model(&run).Relation("StateRow").Where("flow_run.id = ?", id)
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read flow run %s: %w", id, db.Translate(err))
 	}
@@ -94,10 +111,10 @@ func (r *repo) setFlowRunStateWith(ctx context.Context, tx bun.IDB, id uuid.UUID
 // setTaskRunState orchestrates a proposed state for a task run in tx.
 func (r *repo) setTaskRunState(ctx context.Context, tx bun.IDB, id uuid.UUID, proposed *o.State, force bool, params map[string]any) (*o.Result, error) {
 	var run TaskRun
-	q := tx.NewSelect().Model(&run).Relation("StateRow").Where("task_run.id = ?", id)
-	if r.db.IsPostgres() {
-		q = q.For("UPDATE OF task_run")
+	if err := lockRun(ctx, r.db, tx, "task_run", id); err != nil {
+		return nil, err
 	}
+	q := tx.NewSelect().Model(&run).Relation("StateRow").Where("task_run.id = ?", id)
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read task run %s: %w", id, db.Translate(err))
 	}

@@ -3,6 +3,7 @@ package workpools
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/prefect-server/prefect-server/platform/db"
+	"github.com/prefect-server/prefect-server/platform/types"
 )
 
 // QueueRef names a work queue and its pool.
@@ -128,4 +130,71 @@ func (l *Lookup) Refs(ctx context.Context, tx bun.IDB, queueIDs []uuid.UUID) (ma
 		out[q.ID] = QueueRef{QueueID: q.ID, QueueName: q.Name, PoolID: q.WorkPoolID, PoolName: q.PoolName}
 	}
 	return out, nil
+}
+
+// CoreQueue is a work queue as Prefect's core WorkQueue schema answers it
+// (no pool name, status or slots).
+type CoreQueue struct {
+	ID               uuid.UUID       `json:"id"`
+	Created          types.DateTime  `json:"created"`
+	Updated          types.DateTime  `json:"updated"`
+	Name             string          `json:"name"`
+	Description      string          `json:"description"`
+	IsPaused         bool            `json:"is_paused"`
+	ConcurrencyLimit *int            `json:"concurrency_limit"`
+	Priority         int             `json:"priority"`
+	WorkPoolID       uuid.UUID       `json:"work_pool_id"`
+	Filter           json.RawMessage `json:"filter"`
+	LastPolled       *types.DateTime `json:"last_polled"`
+}
+
+// QueuesFor is Prefect's check_work_queues_for_deployment: the queues whose
+// (deprecated) filter would pick up runs of a deployment with this id and
+// these tags: the filter's tags are a subset of the deployment's and its
+// deployment_ids are empty or name the deployment. A queue without a filter
+// has neither, so it is listed too, as Prefect answers on SQLite.
+func (l *Lookup) QueuesFor(ctx context.Context, tx bun.IDB, deploymentID uuid.UUID, tags []string) ([]CoreQueue, error) {
+	var all []WorkQueue
+	if err := tx.NewSelect().Model(&all).OrderExpr("work_queue.created ASC, work_queue.id ASC").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read work queues: %w", db.Translate(err))
+	}
+	has := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		has[t] = true
+	}
+	out := []CoreQueue{}
+	for _, q := range all {
+		f, err := parseQueueFilter(q.Filter)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil && !f.picksUp(deploymentID, has) {
+			continue
+		}
+		r := q.response(0)
+		out = append(out, CoreQueue{ID: r.ID, Created: r.Created, Updated: r.Updated, Name: r.Name, Description: r.Description,
+			IsPaused: r.IsPaused, ConcurrencyLimit: r.ConcurrencyLimit, Priority: r.Priority, WorkPoolID: r.WorkPoolID,
+			Filter: r.Filter, LastPolled: r.LastPolled})
+	}
+	return out, nil
+}
+
+// BaseJobTemplate is the named pool's base job template (nil when it has
+// none), for validating job variables; ErrPoolNotFound when there is no
+// such pool.
+func (l *Lookup) BaseJobTemplate(ctx context.Context, tx bun.IDB, poolName string) (map[string]any, error) {
+	pool, err := l.store.poolByName(ctx, tx, poolName)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, fmt.Errorf("read %q: %w", poolName, ErrPoolNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var tmpl map[string]any
+	if len(pool.BaseJobTemplate) > 0 {
+		if err := json.Unmarshal(pool.BaseJobTemplate, &tmpl); err != nil {
+			return nil, fmt.Errorf("decode base job template of %q: %w", poolName, err)
+		}
+	}
+	return tmpl, nil
 }

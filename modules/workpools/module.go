@@ -4,6 +4,14 @@
 // worker's poll for scheduled flow runs, and the foreman service that marks
 // silent workers, pools and queues offline / not ready.
 //
+// A poll (worker or legacy get_runs) reads and records itself in one write
+// transaction; on PostgreSQL the runs it selects are locked FOR UPDATE SKIP
+// LOCKED, as Prefect's query, so a poll at the same instant skips them. A
+// legacy queue with the deprecated filter (tags, deployment_ids) hands out
+// the matching deployment runs of any queue, as Prefect's
+// _legacy_get_runs_in_work_queue, and a plain queue's legacy get_runs reads
+// runs by queue name, in any pool, as Prefect's query does (legacy_queue.go).
+//
 // Other modules reach it only through *Lookup (lookup.go), which resolves
 // pool and queue names to queue ids, creating queues as Prefect's
 // deployment create does, and reads names back for responses, and through
@@ -15,7 +23,7 @@
 // routes_workers.go, routes_poll.go (worker poll, legacy get_runs, queue
 // status), routes_collections.go (views bundled in collections/). Bodies:
 // actions.go. Filters: filter.go. Reads and writes: store.go, repo_pools.go,
-// repo_queues.go. Poll selection: scheduled.go. Foreman: foreman.go. Events:
+// repo_queues.go. Poll selection: scheduled.go, legacy_queue.go. Foreman: foreman.go. Events:
 // events.go. The runs hook (work_pool_name on flow runs): runs_hook.go.
 // Storage: migrations/.
 //

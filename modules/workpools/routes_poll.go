@@ -1,12 +1,14 @@
 package workpools
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"github.com/prefect-server/prefect-server/modules/runs"
 	"github.com/prefect-server/prefect-server/platform/api"
@@ -40,49 +42,69 @@ func (h *pollHandlers) scheduledFlowRuns(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	ctx, store := r.Context(), h.sched.store
-	pool, err := store.poolByName(ctx, store.db.Read, poolName)
-	if err != nil {
-		return orPoolNotFound(err, poolName)
-	}
-	var polled []WorkQueue
-	if len(queueNames) == 0 {
-		err = store.queuesWithPool(store.db.Read).Where("work_queue.work_pool_id = ?", pool.ID).OrderExpr("work_queue.priority ASC").Scan(ctx, &polled)
-		if err != nil {
-			return fmt.Errorf("read queues of work pool %q: %w", poolName, db.Translate(err))
+	var (
+		pool   *WorkPool
+		polled []WorkQueue
+		picked []candidate
+	)
+	now := types.Now()
+	err = store.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if pool, err = store.poolByName(ctx, tx, poolName); err != nil {
+			return orPoolNotFound(err, poolName)
 		}
-	}
-	for _, name := range queueNames {
-		q, err := store.queueByName(ctx, store.db.Read, poolName, name)
-		if errors.Is(err, db.ErrNotFound) {
-			return poolQueueNotFound(poolName, name).Wrap(err)
-		}
-		if err != nil {
+		if polled, err = pollTargets(ctx, store, tx, pool, queueNames); err != nil {
 			return err
 		}
-		polled = append(polled, *q)
-	}
-	var picked []candidate
-	if !pool.IsPaused {
-		var active []WorkQueue
-		for _, q := range polled {
-			if !q.IsPaused {
-				active = append(active, q)
+		if !pool.IsPaused {
+			var active []WorkQueue
+			for _, q := range polled {
+				if !q.IsPaused {
+					active = append(active, q)
+				}
+			}
+			free, err := poolFreeSlots(ctx, tx, pool)
+			if err != nil {
+				return err
+			}
+			if picked, err = h.sched.scheduled(ctx, tx, active, free, window{before: before, after: after}, n); err != nil {
+				return err
 			}
 		}
-		free, err := poolFreeSlots(ctx, store.db.Read, pool)
-		if err != nil {
-			return err
-		}
-		if picked, err = h.sched.scheduled(ctx, store.db.Read, active, free, window{before: before, after: after}, n); err != nil {
-			return err
-		}
+		return markPolled(ctx, tx, polled, now)
+	})
+	if err != nil {
+		return err
 	}
+	h.sched.announcePoll(ctx, polled, pool.Type, now)
 	out, err := h.workerRuns(r, pool.ID, picked)
 	if err != nil {
 		return err
 	}
-	h.sched.recordPoll(ctx, polled, pool.Type)
 	return api.WriteJSON(w, http.StatusOK, out)
+}
+
+// pollTargets are the queues a poll reads: the named ones, or all the
+// pool's by priority.
+func pollTargets(ctx context.Context, store *store, tx bun.IDB, pool *WorkPool, names []string) ([]WorkQueue, error) {
+	var polled []WorkQueue
+	if len(names) == 0 {
+		err := store.queuesWithPool(tx).Where("work_queue.work_pool_id = ?", pool.ID).OrderExpr("work_queue.priority ASC").Scan(ctx, &polled)
+		if err != nil {
+			return nil, fmt.Errorf("read queues of work pool %q: %w", pool.Name, db.Translate(err))
+		}
+		return polled, nil
+	}
+	for _, name := range names {
+		q, err := store.queueByName(ctx, tx, pool.Name, name)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, poolQueueNotFound(pool.Name, name).Wrap(err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		polled = append(polled, *q)
+	}
+	return polled, nil
 }
 
 func (h *pollHandlers) workerRuns(r *http.Request, poolID uuid.UUID, picked []candidate) ([]workerFlowRun, error) {
@@ -129,29 +151,40 @@ func (h *pollHandlers) legacyRuns(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	ctx, store := r.Context(), h.sched.store
-	q, err := store.queueByID(ctx, store.db.Read, id)
+	record := r.Header.Get("X-Prefect-Ui") != "true"
+	var (
+		q        *WorkQueue
+		ids      []uuid.UUID
+		poolType string
+	)
+	now := types.Now()
+	err = store.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if q, err = store.queueByID(ctx, tx, id); err != nil {
+			return err
+		}
+		if ids, err = h.sched.queueRuns(ctx, tx, q, before, n); err != nil {
+			return err
+		}
+		if !record {
+			return nil
+		}
+		if err := tx.NewSelect().Model((*WorkPool)(nil)).Column("type").Where("id = ?", q.WorkPoolID).Scan(ctx, &poolType); err != nil {
+			return fmt.Errorf("read pool type: %w", db.Translate(err))
+		}
+		return markPolled(ctx, tx, []WorkQueue{*q}, now)
+	})
 	if errors.Is(err, db.ErrNotFound) {
 		return exceptionNotFound(w, "Work queue with id "+id.String()+" not found.")
 	}
 	if err != nil {
 		return err
 	}
-	var picked []candidate
-	if !q.IsPaused {
-		if picked, err = h.sched.scheduled(ctx, store.db.Read, []WorkQueue{*q}, nil, window{before: before}, n); err != nil {
-			return err
-		}
+	if record {
+		h.sched.announcePoll(ctx, []WorkQueue{*q}, poolType, now)
 	}
-	full, err := h.sched.reader.FlowRuns(ctx, candidateIDs(picked), true)
+	full, err := h.sched.reader.FlowRuns(ctx, ids, true)
 	if err != nil {
 		return err
-	}
-	if r.Header.Get("X-Prefect-Ui") != "true" {
-		var poolType string
-		if err := store.db.Read.NewSelect().Model((*WorkPool)(nil)).Column("type").Where("id = ?", q.WorkPoolID).Scan(ctx, &poolType); err != nil {
-			return fmt.Errorf("read pool type: %w", db.Translate(err))
-		}
-		h.sched.recordPoll(ctx, []WorkQueue{*q}, poolType)
 	}
 	if full == nil {
 		full = []runs.FlowRun{}

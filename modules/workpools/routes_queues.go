@@ -18,7 +18,6 @@ const (
 	legacyQueueNotFound = "work queue not found"
 	poolQueueConflict   = "A work queue with this name already exists in work pool {work_pool_name!r}."
 	legacyQueueConflict = "A work queue with this name already exists."
-	integrityConflict   = "Data integrity conflict. This usually means a unique or foreign key constraint was violated. See server logs for details."
 )
 
 func poolQueueNotFound(pool, queue string) *api.Error {
@@ -123,7 +122,7 @@ func (h *queueHandlers) poolUpdate(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if body.nullRequired() {
-		return api.Conflict(integrityConflict)
+		return api.Conflict(api.IntegrityConflict)
 	}
 	if err := h.repo.updateQueue(r.Context(), q.ID, &body, true); err != nil {
 		return queueWriteError(err)
@@ -149,7 +148,7 @@ func (h *queueHandlers) poolDelete(w http.ResponseWriter, r *http.Request) error
 // field, to Prefect's integrity conflict.
 func queueWriteError(err error) error {
 	if errors.Is(err, db.ErrAlreadyExists) {
-		return api.Conflict(integrityConflict).Wrap(err)
+		return api.Conflict(api.IntegrityConflict).Wrap(err)
 	}
 	return err
 }
@@ -223,7 +222,7 @@ func (h *queueHandlers) legacyUpdate(w http.ResponseWriter, r *http.Request) err
 	if body.nullRequired() {
 		// Prefect writes the null and the NOT NULL constraint refuses it.
 		if _, err := h.repo.queueByID(r.Context(), h.repo.db.Read, id); err == nil {
-			return api.Conflict(integrityConflict)
+			return api.Conflict(api.IntegrityConflict)
 		}
 	}
 	err = h.repo.updateQueue(r.Context(), id, &body, false)
@@ -246,7 +245,7 @@ func (h *queueHandlers) legacyDelete(w http.ResponseWriter, r *http.Request) err
 	case errors.Is(err, db.ErrNotFound):
 		return api.NotFound(legacyQueueNotFound).Wrap(err)
 	case errors.Is(err, errDefaultQueue):
-		return api.Conflict(integrityConflict).Wrap(err)
+		return api.Conflict(api.IntegrityConflict).Wrap(err)
 	case err != nil:
 		return err
 	}

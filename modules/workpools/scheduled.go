@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -62,38 +63,97 @@ type candidate struct {
 // scheduled selects runs as Prefect's get-runs-from-worker-queues query: per
 // queue at most min(limit, free queue slots) runs, earliest first; then per
 // pool at most min(limit, free pool slots), by queue priority and time.
-// queues are the pool's unpaused queues to read from; poolLimit is nil when
-// the pool has no free-slot cap.
-func (s *scheduler) scheduled(ctx context.Context, idb bun.IDB, queues []WorkQueue, poolFree *int, w window, limit int) ([]candidate, error) {
+// queues are the pool's unpaused queues to read from; poolFree is nil when
+// the pool has no free-slot cap. Call it inside the poll's write
+// transaction: on PostgreSQL the runs read are locked (FOR UPDATE SKIP
+// LOCKED, as Prefect's query) until it ends, so a poll at the same instant
+// skips them; on SQLite the transaction holds the one writer.
+func (s *scheduler) scheduled(ctx context.Context, tx bun.IDB, queues []WorkQueue, poolFree *int, w window, limit int) ([]candidate, error) {
 	if len(queues) == 0 || limit == 0 {
 		return nil, nil
 	}
-	free, err := queueSlots(ctx, idb, queues)
+	free, err := queueSlots(ctx, tx, queues)
 	if err != nil {
 		return nil, err
 	}
-	capOf := map[uuid.UUID]int{}
+	caps := make([]queueCap, len(queues))
 	priority := map[uuid.UUID]int{}
-	ids := make([]uuid.UUID, len(queues))
 	for i, q := range queues {
-		ids[i], priority[q.ID], capOf[q.ID] = q.ID, q.Priority, limit
+		caps[i], priority[q.ID] = queueCap{id: q.ID, n: limit}, q.Priority
 		if q.ConcurrencyLimit != nil {
-			capOf[q.ID] = min(limit, max(0, *q.ConcurrencyLimit-free[q.ID]))
+			caps[i].n = min(limit, max(0, *q.ConcurrencyLimit-free[q.ID]))
 		}
 	}
-	inner := idb.NewSelect().TableExpr("flow_run AS fr").
-		ColumnExpr("fr.id, fr.work_queue_id, fr.next_scheduled_start_time").
-		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY fr.work_queue_id ORDER BY fr.next_scheduled_start_time ASC, fr.id) AS rn").
-		Where("fr.work_queue_id IN (?)", bun.In(ids)).Where("fr.state_type = 'SCHEDULED'").
-		Where("(" + retryTypeSQL(s.store.db) + " IS NULL OR " + retryTypeSQL(s.store.db) + " != 'in_process')")
+	found, err := s.selectScheduled(ctx, tx, caps, w)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(found, func(i, j int) bool {
+		pi, pj := priority[found[i].QueueID], priority[found[j].QueueID]
+		if pi != pj {
+			return pi < pj
+		}
+		return found[i].Next.Before(found[j].Next.Time)
+	})
+	n := limit
+	if poolFree != nil {
+		n = min(n, *poolFree)
+	}
+	if len(found) > n {
+		found = found[:n]
+	}
+	return found, nil
+}
+
+// queueCap is how many runs a poll may take from one queue.
+type queueCap struct {
+	id uuid.UUID
+	n  int
+}
+
+// selectScheduled reads each queue's first cap scheduled runs (earliest
+// first). PostgreSQL takes them in a lateral join per queue with FOR UPDATE
+// SKIP LOCKED, as Prefect's query; SQLite, which has no row locks, numbers
+// them per queue.
+func (s *scheduler) selectScheduled(ctx context.Context, tx bun.IDB, caps []queueCap, w window) ([]candidate, error) {
+	conds := "fr.state_type = 'SCHEDULED' AND (" + retryTypeSQL(s.store.db) + " IS NULL OR " + retryTypeSQL(s.store.db) + " != 'in_process')"
+	var windowArgs []any
 	if w.after != nil {
-		inner = inner.Where("fr.next_scheduled_start_time >= ?", *w.after)
+		conds += " AND fr.next_scheduled_start_time >= ?"
+		windowArgs = append(windowArgs, *w.after)
 	}
 	if w.before != nil {
-		inner = inner.Where("fr.next_scheduled_start_time <= ?", *w.before)
+		conds += " AND fr.next_scheduled_start_time <= ?"
+		windowArgs = append(windowArgs, *w.before)
 	}
 	var found []candidate
-	if err := idb.NewSelect().TableExpr("(?) AS sub", inner).ColumnExpr("sub.*").Where("sub.rn <= ?", limit).Scan(ctx, &found); err != nil {
+	if s.store.db.IsPostgres() {
+		values := make([]string, len(caps))
+		var args []any
+		for i, c := range caps {
+			values[i] = "(CAST(? AS uuid), CAST(? AS integer))"
+			args = append(args, c.id, c.n)
+		}
+		query := "SELECT l.id, l.work_queue_id, l.next_scheduled_start_time FROM (VALUES " + strings.Join(values, ", ") +
+			") AS q(id, cap) CROSS JOIN LATERAL (SELECT fr.id, fr.work_queue_id, fr.next_scheduled_start_time FROM flow_run AS fr" +
+			" WHERE fr.work_queue_id = q.id AND " + conds +
+			" ORDER BY fr.next_scheduled_start_time ASC, fr.id LIMIT q.cap FOR UPDATE OF fr SKIP LOCKED) AS l"
+		if err := tx.NewRaw(query, append(args, windowArgs...)...).Scan(ctx, &found); err != nil {
+			return nil, fmt.Errorf("lock scheduled flow runs: %w", db.Translate(err))
+		}
+		return found, nil
+	}
+	capOf := make(map[uuid.UUID]int, len(caps))
+	ids := make([]uuid.UUID, len(caps))
+	most := 0
+	for i, c := range caps {
+		ids[i], capOf[c.id], most = c.id, c.n, max(most, c.n)
+	}
+	inner := tx.NewSelect().TableExpr("flow_run AS fr").
+		ColumnExpr("fr.id, fr.work_queue_id, fr.next_scheduled_start_time").
+		ColumnExpr("ROW_NUMBER() OVER (PARTITION BY fr.work_queue_id ORDER BY fr.next_scheduled_start_time ASC, fr.id) AS rn").
+		Where("fr.work_queue_id IN (?)", bun.In(ids)).Where(conds, windowArgs...)
+	if err := tx.NewSelect().TableExpr("(?) AS sub", inner).ColumnExpr("sub.*").Where("sub.rn <= ?", most).Scan(ctx, &found); err != nil {
 		return nil, fmt.Errorf("select scheduled flow runs: %w", db.Translate(err))
 	}
 	kept := found[:0]
@@ -101,20 +161,6 @@ func (s *scheduler) scheduled(ctx context.Context, idb bun.IDB, queues []WorkQue
 		if c.Rank <= capOf[c.QueueID] {
 			kept = append(kept, c)
 		}
-	}
-	sort.SliceStable(kept, func(i, j int) bool {
-		pi, pj := priority[kept[i].QueueID], priority[kept[j].QueueID]
-		if pi != pj {
-			return pi < pj
-		}
-		return kept[i].Next.Before(kept[j].Next.Time)
-	})
-	n := limit
-	if poolFree != nil {
-		n = min(n, *poolFree)
-	}
-	if len(kept) > n {
-		kept = kept[:n]
 	}
 	return kept, nil
 }
@@ -165,14 +211,13 @@ func coreFlowRun(run runs.FlowRun) (json.RawMessage, error) {
 	return json.Marshal(m)
 }
 
-// recordPoll is Prefect's mark_work_queues_ready: every polled queue gets
-// last_polled now, and those NOT_READY become READY (with an event); then
-// the polled hooks run.
-func (s *scheduler) recordPoll(ctx context.Context, queues []WorkQueue, poolType string) {
+// markPolled is Prefect's mark_work_queues_ready, in the poll's
+// transaction: every polled queue gets last_polled now, and those NOT_READY
+// become READY. announcePoll then tells the world.
+func markPolled(ctx context.Context, tx bun.IDB, queues []WorkQueue, now types.DateTime) error {
 	if len(queues) == 0 {
-		return
+		return nil
 	}
-	now := types.Now()
 	var polled, ready []uuid.UUID
 	for _, q := range queues {
 		polled = append(polled, q.ID)
@@ -180,22 +225,26 @@ func (s *scheduler) recordPoll(ctx context.Context, queues []WorkQueue, poolType
 			ready = append(ready, q.ID)
 		}
 	}
-	err := s.store.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewUpdate().Model((*WorkQueue)(nil)).Set("last_polled = ?", now).Where("id IN (?)", bun.In(polled)).Exec(ctx); err != nil {
-			return fmt.Errorf("record queue poll: %w", db.Translate(err))
+	if _, err := tx.NewUpdate().Model((*WorkQueue)(nil)).Set("last_polled = ?", now).Where("id IN (?)", bun.In(polled)).Exec(ctx); err != nil {
+		return fmt.Errorf("record queue poll: %w", db.Translate(err))
+	}
+	if len(ready) > 0 {
+		if _, err := tx.NewUpdate().Model((*WorkQueue)(nil)).Set("status = ?", statusReady).Where("id IN (?)", bun.In(ready)).Exec(ctx); err != nil {
+			return fmt.Errorf("mark queues ready: %w", db.Translate(err))
 		}
-		if len(ready) > 0 {
-			if _, err := tx.NewUpdate().Model((*WorkQueue)(nil)).Set("status = ?", statusReady).Where("id IN (?)", bun.In(ready)).Exec(ctx); err != nil {
-				return fmt.Errorf("mark queues ready: %w", db.Translate(err))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		s.log.Warn("record work queue poll", zap.Error(err))
+	}
+	return nil
+}
+
+// announcePoll runs after a committed markPolled: a status event for each
+// queue that became READY, then the polled hooks.
+func (s *scheduler) announcePoll(ctx context.Context, queues []WorkQueue, poolType string, now types.DateTime) {
+	if len(queues) == 0 {
 		return
 	}
+	polled := make([]uuid.UUID, len(queues))
 	for i := range queues {
+		polled[i] = queues[i].ID
 		if queues[i].Status == statusNotReady {
 			q := queues[i]
 			q.Status, q.LastPolled = statusReady, &now

@@ -77,6 +77,10 @@ type validationBody struct {
 }
 
 // errorResponse maps any error to a status and a body, once, for every handler.
+// IntegrityConflict is Prefect's detail for a unique or foreign key
+// violation that no handler turned into a more precise answer.
+const IntegrityConflict = "Data integrity conflict. This usually means a unique or foreign key constraint was violated. See server logs for details."
+
 func errorResponse(err error) (int, any, map[string]string) {
 	var verr *ValidationError
 	if errors.As(err, &verr) {
@@ -93,10 +97,9 @@ func errorResponse(err error) (int, any, map[string]string) {
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		return http.StatusNotFound, map[string]any{"detail": "Not found"}, nil
-	case errors.Is(err, db.ErrAlreadyExists):
-		return http.StatusConflict, map[string]any{"detail": "Object already exists"}, nil
-	case errors.Is(err, db.ErrForeignKey):
-		return http.StatusConflict, map[string]any{"detail": "A referenced object does not exist"}, nil
+	case errors.Is(err, db.ErrAlreadyExists), errors.Is(err, db.ErrForeignKey):
+		// Prefect's integrity_exception_handler answers any IntegrityError so.
+		return http.StatusConflict, map[string]any{"detail": IntegrityConflict}, nil
 	}
 	return http.StatusInternalServerError, map[string]any{"exception_message": "Internal Server Error"}, nil
 }
