@@ -7,6 +7,8 @@ plain httpx client on /api) and `cli`.
 """
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from datetime import timedelta
@@ -205,14 +207,18 @@ def wait_for_triggered(api, automation_id, timeout: float = 60) -> list[dict]:
     raise AssertionError(f"automation {automation_id} did not trigger within {timeout}s")
 
 
-def test_reactive_trigger_fires_on_a_failed_flow_run(api):
-    from prefect import flow
-
+def test_reactive_trigger_fires_on_a_failed_flow_run(api, tmp_path):
     flow_name = unique("failing-flow")
-
-    @flow(name=flow_name)
-    def failing():
-        raise ValueError("boom")
+    # The flow runs in its own process: a flow run in this one would leave its
+    # run context to the events later tests emit.
+    script = tmp_path / "failing.py"
+    script.write_text(
+        "from prefect import flow\n"
+        f"@flow(name={flow_name!r})\n"
+        "def failing():\n"
+        "    raise ValueError('boom')\n"
+        "assert failing(return_state=True).is_failed()\n"
+    )
 
     automation = Automation(
         name=unique("on-failure"),
@@ -228,8 +234,8 @@ def test_reactive_trigger_fires_on_a_failed_flow_run(api):
         actions=[DoNothing()],
     ).create()
 
-    state = failing(return_state=True)
-    assert state.is_failed()
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     fired = wait_for_triggered(api, automation.id)
     assert len(fired) == 1
     event = fired[0]

@@ -191,9 +191,14 @@ func (e *engine) proactiveLoop(ctx context.Context) {
 		case <-tick.C:
 		}
 		now := time.Now()
+		due := map[uuid.UUID]time.Time{}
 		for _, a := range e.automations(ctx) {
 			for _, t := range a.root.eventTriggers() {
-				if t.reactive() || e.next[t.ID].After(now) {
+				if t.reactive() {
+					continue
+				}
+				if next := e.next[t.ID]; next.After(now) {
+					due[t.ID] = next
 					continue
 				}
 				var again time.Time
@@ -207,9 +212,10 @@ func (e *engine) proactiveLoop(ctx context.Context) {
 						zap.Stringer("trigger_id", t.ID), zap.Error(err))
 					continue
 				}
-				e.next[t.ID] = again
+				due[t.ID] = again
 			}
 		}
+		e.next = due // triggers of changed or deleted automations drop out
 		err := e.db.Tx(ctx, func(ctx context.Context, tx bun.Tx) error { return buckets{tx: tx}.sweep(ctx, now.Add(-e.buffer)) })
 		if err != nil && ctx.Err() == nil {
 			e.log.Warn("cannot sweep closed buckets", zap.Error(err))
