@@ -1,0 +1,114 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+)
+
+// workQueueCommand pauses or resumes a work queue by id.
+func workQueueCommand(description string, pause bool) act {
+	return func(ctx context.Context, x *executor, inv *invocation) error {
+		id, err := inv.selectedOrInferred(inv.spec.WorkQueueID, "prefect.work-queue", "work_queue")
+		if err != nil {
+			return err
+		}
+		inv.target("work-queue", id, "")
+		x.log.Info(description, zap.Stringer("work_queue_id", id), zap.Stringer("automation", inv.automation.ID))
+		r, err := x.api.do(ctx, inv.headers(), http.MethodPatch, "/work_queues/"+id.String(), map[string]any{"is_paused": pause})
+		if err != nil {
+			return err
+		}
+		return inv.commandResult(r)
+	}
+}
+
+// workPoolCommand pauses or resumes a work pool: the pool is read by id
+// (the API names pools by name), then patched by name.
+func workPoolCommand(description string, pause bool) act {
+	return func(ctx context.Context, x *executor, inv *invocation) error {
+		id, err := inv.selectedOrInferred(inv.spec.WorkPoolID, "prefect.work-pool", "work_pool")
+		if err != nil {
+			return err
+		}
+		name, err := x.workPoolName(ctx, inv, id)
+		if err != nil {
+			return err
+		}
+		inv.target("work-pool", id, name)
+		x.log.Info(description, zap.Stringer("work_pool_id", id), zap.Stringer("automation", inv.automation.ID))
+		r, err := x.api.do(ctx, inv.headers(), http.MethodPatch, "/work_pools/"+url.PathEscape(name), map[string]any{"is_paused": pause})
+		if err != nil {
+			return err
+		}
+		return inv.commandResult(r)
+	}
+}
+
+// workPoolName reads a pool's name by id through /work_pools/filter. As in
+// Prefect, an error status is retried, and a missing pool fails the action.
+func (x *executor) workPoolName(ctx context.Context, inv *invocation, id uuid.UUID) (string, error) {
+	body := map[string]any{"work_pools": map[string]any{"id": map[string]any{"any_": []string{id.String()}}}}
+	r, err := x.api.do(ctx, inv.headers(), http.MethodPost, "/work_pools/filter", body)
+	if err != nil {
+		return "", err
+	}
+	if r.Status >= 400 {
+		return "", fmt.Errorf("read work pool %s: status %d: %s", id, r.Status, r.Body)
+	}
+	var pools []struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(r.Body, &pools); err != nil {
+		return "", fmt.Errorf("read work pool %s: %w", id, err)
+	}
+	if len(pools) == 0 {
+		return "", failed("Work pool %s not found", id)
+	}
+	return pools[0].Name, nil
+}
+
+// automationCommand pauses or resumes an automation (enabled false or true).
+func automationCommand(description string, enabled bool) act {
+	return func(ctx context.Context, x *executor, inv *invocation) error {
+		id, err := inv.selectedOrInferred(inv.spec.AutomationID, "prefect.automation", "automation")
+		if err != nil {
+			return err
+		}
+		inv.target("automation", id, "")
+		x.log.Info(description, zap.Stringer("automation_id", id), zap.Stringer("automation", inv.automation.ID))
+		r, err := x.api.do(ctx, inv.headers(), http.MethodPatch, "/automations/"+id.String(), map[string]any{"enabled": enabled})
+		if err != nil {
+			return err
+		}
+		return inv.commandResult(r)
+	}
+}
+
+// blockAction is send-notification or call-webhook. Both load their block
+// document through the API first; this server has no blocks module yet, so
+// the read answers 404 and the action fails as Prefect's fails for a
+// missing block. A block document that can be read still cannot be run
+// here (its Python block class does the sending), which fails the action
+// with Prefect's reason for a block it cannot load.
+func blockAction(kind string) act {
+	return func(ctx context.Context, x *executor, inv *invocation) error {
+		if inv.spec.BlockDocumentID == nil {
+			return failed("block_document_id is required")
+		}
+		id := *inv.spec.BlockDocumentID
+		r, err := x.api.do(ctx, inv.headers(), http.MethodGet, "/block_documents/"+id.String()+"?include_secrets=true", nil)
+		if err != nil {
+			return err
+		}
+		if r.Status >= 300 {
+			return failed("%s", inv.reasonFromResponse(r))
+		}
+		return failed("The %s block was invalid: ValueError('blocks are not run by this server')", kind)
+	}
+}
