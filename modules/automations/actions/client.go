@@ -57,6 +57,9 @@ func (c *apiClient) do(ctx context.Context, headers http.Header, method, path st
 	if err != nil {
 		return response{}, fmt.Errorf("build %s %s: %w", method, path, err)
 	}
+	if req.Body == nil {
+		req.Body = http.NoBody // as a server hands every handler a body
+	}
 	for k, v := range headers {
 		req.Header[k] = v
 	}

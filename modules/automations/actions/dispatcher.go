@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -23,9 +24,18 @@ type message struct {
 }
 
 // brokerDispatcher publishes triggered actions to the actions topic.
-type brokerDispatcher struct{ broker broker.Broker }
+type brokerDispatcher struct {
+	broker broker.Broker
+	ready  *readyGate
+}
 
-func newDispatcher(b broker.Broker) *brokerDispatcher { return &brokerDispatcher{broker: b} }
+func newDispatcher(b broker.Broker, g *readyGate) *brokerDispatcher {
+	return &brokerDispatcher{broker: b, ready: g}
+}
+
+// readyLimit bounds how long a dispatch waits for this process's executor
+// to subscribe (one that cannot subscribe stops the server).
+const readyLimit = 30 * time.Second
 
 // Dispatch returns once the broker has accepted the action.
 func (d *brokerDispatcher) Dispatch(ctx context.Context, a TriggeredAction) error {
@@ -36,6 +46,9 @@ func (d *brokerDispatcher) Dispatch(ctx context.Context, a TriggeredAction) erro
 	data, err := json.Marshal(message{ID: id, TriggeredAction: a})
 	if err != nil {
 		return fmt.Errorf("dispatch action: encode: %w", err)
+	}
+	if err := d.ready.wait(ctx, readyLimit); err != nil {
+		return fmt.Errorf("dispatch action %d: %w", a.ActionIndex, err)
 	}
 	msg := broker.Message{Data: data, Attributes: map[string]string{"id": id.String()}}
 	if err := d.broker.Publish(ctx, Topic, msg); err != nil {

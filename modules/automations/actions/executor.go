@@ -13,6 +13,7 @@ import (
 	"github.com/prefect-server/prefect-server/modules/events"
 	"github.com/prefect-server/prefect-server/platform/broker"
 	"github.com/prefect-server/prefect-server/platform/config"
+	"github.com/prefect-server/prefect-server/platform/services"
 )
 
 // consumerGroup is the executor's consumer group on the actions topic.
@@ -35,6 +36,7 @@ type executor struct {
 	api     *apiClient
 	emitter events.Emitter
 	enabled bool
+	ready   *readyGate
 	log     *zap.Logger
 
 	happened *ttlSet
@@ -46,19 +48,29 @@ type executor struct {
 // service, as Prefect's Actions service reads the triggers settings.
 const envTriggersEnabled = "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"
 
-func newExecutor(b broker.Broker, h http.Handler, em events.Emitter, svc config.Services, log *zap.Logger) (*executor, error) {
+func newExecutor(b broker.Broker, h http.Handler, em events.Emitter, g *readyGate, svc config.Services, log *zap.Logger) (*executor, error) {
 	on, err := svc.Enabled(envTriggersEnabled, true)
 	if err != nil {
 		return nil, err
 	}
-	return &executor{broker: b, api: &apiClient{handler: h}, emitter: em, enabled: on,
+	self, err := svc.Enabled(services.SettingName(serviceName), true)
+	if err != nil {
+		return nil, err
+	}
+	on = on && self
+	if on && svc.RunServices {
+		g.expect()
+	}
+	return &executor{broker: b, api: &apiClient{handler: h}, emitter: em, enabled: on, ready: g,
 		log: log.Named("automations.actions"), happened: newTTLSet(happenedTTL, 10_000), attempts: map[string]int{}}, nil
 }
 
 // Name is the service's name; it is switched with the triggers service
 // (PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED) as in Prefect, and with
 // PREFECT_SERVER_SERVICES_ACTIONS_ENABLED alone.
-func (x *executor) Name() string { return "actions" }
+func (x *executor) Name() string { return serviceName }
+
+const serviceName = "actions"
 
 // Run consumes the actions topic until ctx is done.
 func (x *executor) Run(ctx context.Context) error {
@@ -66,7 +78,7 @@ func (x *executor) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	opts := broker.SubscribeOptions{Group: consumerGroup}
+	opts := broker.SubscribeOptions{Group: consumerGroup, Ready: x.ready.open}
 	if err := x.broker.Subscribe(ctx, Topic, opts, x.handle); err != nil {
 		return fmt.Errorf("actions consumer: %w", err)
 	}

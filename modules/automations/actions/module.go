@@ -33,6 +33,7 @@ import (
 
 // Module provides the Dispatcher and runs the executor service.
 var Module = fx.Module("automations.actions",
+	fx.Provide(fx.Private, newReadyGate),
 	fx.Provide(
 		fx.Annotate(newDispatcher, fx.As(new(Dispatcher))),
 		platform.AsService(newExecutor),
