@@ -292,3 +292,41 @@ func TestDispatchedActionsRunThroughTheBroker(t *testing.T) {
 		}
 	})
 }
+
+func TestRunDeploymentParameterFailuresAreWordedAsPrefects(t *testing.T) {
+	h := newHarness(t, config.SQLite)
+	f := h.fixtures()
+	tests := []struct {
+		give map[string]any
+		want string
+	}{
+		{map[string]any{"x": "{{ flow_run.nope.deeper }}"}, "Unable to create flow run from deployment: InvalidJinja()"},
+		{map[string]any{"v": map[string]any{"__prefect_kind": "workspace_variable", "variable_name": "nope"}},
+			"Unable to create flow run from deployment: WorkspaceVariableNotFound()"},
+		{map[string]any{"j": map[string]any{"__prefect_kind": "json", "value": "{not json"}},
+			"Unable to create flow run from deployment: InvalidJSON()"},
+	}
+	for _, tt := range tests {
+		ta := triggered(map[string]any{"type": "run-deployment", "deployment_id": f.deploymentID, "parameters": tt.give}, flowRunEvent(f, "Failed"))
+		mustFail(t, h.run(ta), tt.want)
+	}
+	if runs := h.deploymentRuns(f.deploymentID); len(runs) != 0 {
+		t.Fatalf("%d runs created by failed actions", len(runs))
+	}
+	// Item access on labels, and a message from the event's resource.
+	ta := triggered(map[string]any{"type": "run-deployment", "deployment_id": f.deploymentID,
+		"parameters": map[string]any{"msg": "{{ event.resource['prefect.state-message'] }}", "label": "{{ labels['prefect.resource.id'] }}"}},
+		flowRunEvent(f, "Failed"))
+	ta.TriggeringLabels = map[string]string{"prefect.resource.id": "prefect.flow-run." + f.flowRunID}
+	eventID := uuid.New()
+	ta.AutomationTriggeredEventID = &eventID
+	outcome := h.run(ta)
+	mustExecute(t, outcome)
+	runs := h.deploymentRuns(f.deploymentID)
+	if len(runs) != 1 || runs[0].Parameters["msg"] != "boom" || runs[0].Parameters["label"] != "prefect.flow-run."+f.flowRunID {
+		t.Fatalf("runs = %+v", runs)
+	}
+	if !hasRelated(outcome, "prefect.event."+eventID.String(), "automation-triggered-event") {
+		t.Fatalf("related = %v", outcome.Related)
+	}
+}

@@ -3,9 +3,12 @@ package actions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/prefect-server/prefect-server/platform/jinja"
 )
@@ -36,6 +39,10 @@ func (x *executor) renderParameters(ctx context.Context, inv *invocation) (map[s
 	}
 	out, keep, err := h.hydrate(params)
 	if err != nil {
+		var he *hydrationError
+		if errors.As(err, &he) && he.detail != "" {
+			x.log.Info("run-deployment parameters cannot be hydrated", zap.String("error", he.kind), zap.String("detail", he.detail))
+		}
 		return nil, failed("Unable to create flow run from deployment: %s", err)
 	}
 	m, ok := out.(map[string]any)
@@ -149,15 +156,12 @@ type hydrator struct {
 	variables map[string]any
 }
 
-// hydrationError is one of Prefect's HydrationErrors, worded as its repr.
+// hydrationError is one of Prefect's HydrationErrors. Prefect words the
+// failure with its repr, which carries no detail ("InvalidJinja()"), so the
+// detail is only logged.
 type hydrationError struct{ kind, detail string }
 
-func (e *hydrationError) Error() string {
-	if e.detail == "" {
-		return e.kind + "()"
-	}
-	return e.kind + "(" + quotePy(e.detail) + ")"
-}
+func (e *hydrationError) Error() string { return e.kind + "()" }
 
 // hydrate returns the value and whether to keep it (Prefect's RemoveValue).
 func (h hydrator) hydrate(v any) (any, bool, error) {
