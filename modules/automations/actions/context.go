@@ -18,10 +18,10 @@ import (
 // read through the API (a name whose object is missing is None).
 func (x *executor) templateContext(ctx context.Context, inv *invocation, templates []string) (map[string]any, error) {
 	vars := map[string]any{
-		"automation": jsonValue(inv.msg.Automation),
-		"event":      eventValue(inv.msg.TriggeringEvent),
+		"automation": withPyDateTimes(jsonValue(inv.msg.Automation)),
+		"event":      withPyDateTimes(eventValue(inv.msg.TriggeringEvent)),
 		"labels":     labelTree(inv.msg.TriggeringLabels),
-		"firing":     jsonValue(inv.msg.Firing),
+		"firing":     withPyDateTimes(jsonValue(inv.msg.Firing)),
 	}
 	firings, evs := allFirings(vars["firing"])
 	vars["firings"], vars["events"] = firings, evs
@@ -41,7 +41,7 @@ func (x *executor) templateContext(ctx context.Context, inv *invocation, templat
 		if err != nil {
 			return nil, err
 		}
-		vars[name] = obj
+		vars[name] = withPyDateTimes(obj)
 	}
 	return vars, nil
 }
