@@ -14,29 +14,11 @@ import (
 	"github.com/prefect-server/prefect-server/platform/types"
 )
 
-// deploymentCommand is pause-deployment or resume-deployment: a POST to the
-// deployment's command route.
-func deploymentCommand(description, route string) act {
-	return func(ctx context.Context, x *executor, inv *invocation) error {
-		id, err := inv.selectedOrInferred(inv.spec.DeploymentID, "prefect.deployment", "deployment")
-		if err != nil {
-			return err
-		}
-		inv.target("deployment", id, "")
-		x.log.Info(description, zap.Stringer("deployment_id", id), zap.Stringer("automation", inv.automation.ID))
-		r, err := x.api.do(ctx, inv.headers(), http.MethodPost, "/deployments/"+id.String()+"/"+route, nil)
-		if err != nil {
-			return err
-		}
-		return inv.commandResult(r)
-	}
-}
-
 // runDeployment creates a flow run of the deployment, Scheduled now (or
 // schedule_after from now), with the action's parameters rendered against
 // the triggering event and its objects.
 func runDeployment(ctx context.Context, x *executor, inv *invocation) error {
-	id, err := inv.selectedOrInferred(inv.spec.DeploymentID, "prefect.deployment", "deployment")
+	id, err := deploymentTarget.id(inv)
 	if err != nil {
 		return err
 	}

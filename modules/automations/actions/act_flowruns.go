@@ -28,6 +28,18 @@ func (inv *invocation) flowRunID() (uuid.UUID, error) {
 	return uuid.Nil, failed("No flow run could be inferred")
 }
 
+// flowRunRequest finds the flow run, names it in the action's events and
+// sends one request about it.
+func (x *executor) flowRunRequest(ctx context.Context, inv *invocation, description, method, suffix string, body any) (response, error) {
+	id, err := inv.flowRunID()
+	if err != nil {
+		return response{}, err
+	}
+	inv.target("flow-run", id, "")
+	x.log.Info(description, zap.Stringer("flow_run_id", id), zap.Stringer("automation", inv.automation.ID))
+	return x.api.do(ctx, inv.headers(), method, "/flow_runs/"+id.String()+suffix, body)
+}
+
 // newState builds the state a state-change action proposes.
 type newState func(inv *invocation) map[string]any
 
@@ -79,14 +91,8 @@ func (o orchestrationResult) reason() string {
 // changeFlowRunState proposes a state for the flow run through set_state.
 func changeFlowRunState(state newState) act {
 	return func(ctx context.Context, x *executor, inv *invocation) error {
-		id, err := inv.flowRunID()
-		if err != nil {
-			return err
-		}
-		inv.target("flow-run", id, "")
-		x.log.Info("Changing flow run state", zap.Stringer("flow_run_id", id), zap.Stringer("automation", inv.automation.ID))
 		body := map[string]any{"state": state(inv), "force": inv.spec.Force}
-		r, err := x.api.do(ctx, inv.headers(), http.MethodPost, "/flow_runs/"+id.String()+"/set_state", body)
+		r, err := x.flowRunRequest(ctx, inv, "Changing flow run state", http.MethodPost, "/set_state", body)
 		if err != nil {
 			return err
 		}
@@ -105,13 +111,7 @@ func changeFlowRunState(state newState) act {
 }
 
 func deleteFlowRun(ctx context.Context, x *executor, inv *invocation) error {
-	id, err := inv.flowRunID()
-	if err != nil {
-		return err
-	}
-	inv.target("flow-run", id, "")
-	x.log.Info("Deleting flow run", zap.Stringer("flow_run_id", id), zap.Stringer("automation", inv.automation.ID))
-	r, err := x.api.do(ctx, inv.headers(), http.MethodDelete, "/flow_runs/"+id.String(), nil)
+	r, err := x.flowRunRequest(ctx, inv, "Deleting flow run", http.MethodDelete, "", nil)
 	if err != nil {
 		return err
 	}
@@ -121,18 +121,12 @@ func deleteFlowRun(ctx context.Context, x *executor, inv *invocation) error {
 // resumeFlowRun resumes a paused or suspended flow run. As in Prefect, an
 // error status is not an expected failure: the message is delivered again.
 func resumeFlowRun(ctx context.Context, x *executor, inv *invocation) error {
-	id, err := inv.flowRunID()
-	if err != nil {
-		return err
-	}
-	inv.target("flow-run", id, "")
-	x.log.Debug("Resuming flow run", zap.Stringer("flow_run_id", id), zap.Stringer("automation", inv.automation.ID))
-	r, err := x.api.do(ctx, inv.headers(), http.MethodPost, "/flow_runs/"+id.String()+"/resume", nil)
+	r, err := x.flowRunRequest(ctx, inv, "Resuming flow run", http.MethodPost, "/resume", nil)
 	if err != nil {
 		return err
 	}
 	if r.Status >= 400 {
-		return fmt.Errorf("resume flow run %s: status %d: %s", id, r.Status, r.Body)
+		return fmt.Errorf("resume flow run: status %d: %s", r.Status, r.Body)
 	}
 	var res orchestrationResult
 	if err := json.Unmarshal(r.Body, &res); err != nil {

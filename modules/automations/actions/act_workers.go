@@ -11,28 +11,11 @@ import (
 	"go.uber.org/zap"
 )
 
-// workQueueCommand pauses or resumes a work queue by id.
-func workQueueCommand(description string, pause bool) act {
-	return func(ctx context.Context, x *executor, inv *invocation) error {
-		id, err := inv.selectedOrInferred(inv.spec.WorkQueueID, "prefect.work-queue", "work_queue")
-		if err != nil {
-			return err
-		}
-		inv.target("work-queue", id, "")
-		x.log.Info(description, zap.Stringer("work_queue_id", id), zap.Stringer("automation", inv.automation.ID))
-		r, err := x.api.do(ctx, inv.headers(), http.MethodPatch, "/work_queues/"+id.String(), map[string]any{"is_paused": pause})
-		if err != nil {
-			return err
-		}
-		return inv.commandResult(r)
-	}
-}
-
 // workPoolCommand pauses or resumes a work pool: the pool is read by id
 // (the API names pools by name), then patched by name.
 func workPoolCommand(description string, pause bool) act {
 	return func(ctx context.Context, x *executor, inv *invocation) error {
-		id, err := inv.selectedOrInferred(inv.spec.WorkPoolID, "prefect.work-pool", "work_pool")
+		id, err := workPoolTarget.id(inv)
 		if err != nil {
 			return err
 		}
@@ -71,23 +54,6 @@ func (x *executor) workPoolName(ctx context.Context, inv *invocation, id uuid.UU
 		return "", failed("Work pool %s not found", id)
 	}
 	return pools[0].Name, nil
-}
-
-// automationCommand pauses or resumes an automation (enabled false or true).
-func automationCommand(description string, enabled bool) act {
-	return func(ctx context.Context, x *executor, inv *invocation) error {
-		id, err := inv.selectedOrInferred(inv.spec.AutomationID, "prefect.automation", "automation")
-		if err != nil {
-			return err
-		}
-		inv.target("automation", id, "")
-		x.log.Info(description, zap.Stringer("automation_id", id), zap.Stringer("automation", inv.automation.ID))
-		r, err := x.api.do(ctx, inv.headers(), http.MethodPatch, "/automations/"+id.String(), map[string]any{"enabled": enabled})
-		if err != nil {
-			return err
-		}
-		return inv.commandResult(r)
-	}
 }
 
 // blockAction is send-notification or call-webhook. Both load their block

@@ -215,17 +215,22 @@ func (h hydrator) kind(kind any, obj map[string]any) (any, bool, error) {
 	return obj["value"], true, nil
 }
 
+// nested hydrates a placeholder's field that is itself an object.
+func (h hydrator) nested(v any) (any, bool, error) {
+	if m, isMap := v.(map[string]any); isMap {
+		return h.hydrate(m)
+	}
+	return v, true, nil
+}
+
 func (h hydrator) json(obj map[string]any) (any, bool, error) {
 	v, ok := obj["value"]
 	if !ok {
 		return nil, false, nil
 	}
-	if m, isMap := v.(map[string]any); isMap {
-		hv, keep, err := h.hydrate(m)
-		if err != nil || !keep {
-			return hv, keep, err
-		}
-		v = hv
+	v, keep, err := h.nested(v)
+	if err != nil || !keep {
+		return v, keep, err
 	}
 	s, isString := v.(string)
 	if !isString {
@@ -243,12 +248,9 @@ func (h hydrator) template(obj map[string]any) (any, bool, error) {
 	if !ok {
 		return nil, false, &hydrationError{kind: "TemplateNotFound"}
 	}
-	if m, isMap := t.(map[string]any); isMap {
-		hv, keep, err := h.hydrate(m)
-		if err != nil || !keep {
-			return hv, keep, err
-		}
-		t = hv
+	t, keep, err := h.nested(t)
+	if err != nil || !keep {
+		return t, keep, err
 	}
 	s, isString := t.(string)
 	if !isString {
@@ -269,12 +271,9 @@ func (h hydrator) variable(obj map[string]any) (any, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	if m, isMap := n.(map[string]any); isMap {
-		hv, keep, err := h.hydrate(m)
-		if err != nil || !keep {
-			return hv, keep, err
-		}
-		n = hv
+	n, keep, err := h.nested(n)
+	if err != nil || !keep {
+		return n, keep, err
 	}
 	name, _ := n.(string)
 	v, found := h.variables[name]
