@@ -55,26 +55,3 @@ func (x *executor) workPoolName(ctx context.Context, inv *invocation, id uuid.UU
 	}
 	return pools[0].Name, nil
 }
-
-// blockAction is send-notification or call-webhook. Both load their block
-// document through the API first; this server has no blocks module yet, so
-// the read answers 404 and the action fails as Prefect's fails for a
-// missing block. A block document that can be read still cannot be run
-// here (its Python block class does the sending), which fails the action
-// with Prefect's reason for a block it cannot load.
-func blockAction(kind string) act {
-	return func(ctx context.Context, x *executor, inv *invocation) error {
-		if inv.spec.BlockDocumentID == nil {
-			return failed("block_document_id is required")
-		}
-		id := *inv.spec.BlockDocumentID
-		r, err := x.api.do(ctx, inv.headers(), http.MethodGet, "/block_documents/"+id.String()+"?include_secrets=true", nil)
-		if err != nil {
-			return err
-		}
-		if r.Status >= 300 {
-			return failed("%s", inv.reasonFromResponse(r))
-		}
-		return failed("The %s block was invalid: ValueError('blocks are not run by this server')", kind)
-	}
-}

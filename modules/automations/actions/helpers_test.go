@@ -65,9 +65,13 @@ type servicesIn struct {
 	All []services.Service `group:"services"`
 }
 
-func newHarness(t *testing.T, d config.Dialect) *harness {
+func newHarness(t *testing.T, d config.Dialect) *harness { return newHarnessWith(t, d) }
+
+// newHarnessWith starts the app with extra options (e.g. routes of a module
+// this server does not have yet).
+func newHarnessWith(t *testing.T, d config.Dialect, extra ...fx.Option) *harness {
 	h := &harness{t: t}
-	h.app = platformtest.New(t, d, flows.Module, runs.Module, events.Module, workpools.Module, concurrency.Module,
+	opts := append([]fx.Option{flows.Module, runs.Module, events.Module, workpools.Module, concurrency.Module,
 		deployments.Module, variables.Module, Module,
 		fx.Decorate(func(e events.Emitter) events.Emitter {
 			h.emitted = &recordingEmitter{next: e}
@@ -81,7 +85,8 @@ func newHarness(t *testing.T, d config.Dialect) *harness {
 				}
 			}
 		}),
-	)
+	}, extra...)
+	h.app = platformtest.New(t, d, opts...)
 	if h.x == nil {
 		t.Fatal("the actions service is not in the services group")
 	}

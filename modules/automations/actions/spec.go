@@ -67,8 +67,8 @@ var actions = map[string]act{
 	"resume-work-pool":      workPoolCommand("Resuming work pool", false),
 	"pause-automation":      targetCommand("Pausing automation", automationTarget, patch("/automations/%s", map[string]any{"enabled": false})),
 	"resume-automation":     targetCommand("Resuming automation", automationTarget, patch("/automations/%s", map[string]any{"enabled": true})),
-	"send-notification":     blockAction("notification"),
-	"call-webhook":          blockAction("webhook"),
+	"send-notification":     sendNotification,
+	"call-webhook":          callWebhook,
 }
 
 // reasonFromResponse is Prefect's ExternalDataAction.reason_from_response.
