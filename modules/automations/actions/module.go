@@ -18,11 +18,21 @@
 // hour by its firing and index, so a redelivered message does not run it
 // twice.
 //
-// Files: contract.go (TriggeredAction, Dispatcher), dispatcher.go,
-// executor.go (the service), invocation.go (a message being run), spec.go
-// (the action types), act_*.go (each type), templates.go and context.go
-// (run-deployment's parameters: hydration and Jinja), outcome.go (the
-// action events), client.go (the in-process API client).
+// send-notification and call-webhook read their block document through the
+// API; this server has no blocks module yet, so both fail as Prefect's fail
+// for a missing block. Once block documents are served, call-webhook calls
+// Webhook blocks itself; notification blocks need their Python classes and
+// fail with a reason that says so.
+//
+// Files: contract.go (TriggeredAction, Dispatcher), dispatcher.go and
+// gate.go (publishing, once this process's executor listens), executor.go
+// (the service), invocation.go (a message being run), spec.go (the action
+// types and Prefect's failure reasons), act_command.go (command actions),
+// act_deployments.go, act_flowruns.go, act_workers.go, act_blocks.go and
+// webhook.go (each kind of action), templates.go, context.go and
+// pydatetime.go (Jinja and "__prefect_kind" hydration with Prefect's
+// template context), outcome.go (the action events), client.go (the
+// in-process API client), pyrepr.go, timedelta.go, ttlset.go (helpers).
 package actions
 
 import (
