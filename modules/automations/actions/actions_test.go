@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 
 	"github.com/prefect-server/prefect-server/platform/config"
 	"github.com/prefect-server/prefect-server/platform/db/dbtest"
+	"github.com/prefect-server/prefect-server/platform/platformtest"
+	"github.com/prefect-server/prefect-server/platform/redisx/redistest"
 )
 
 type flowRunView struct {
@@ -268,29 +271,46 @@ func TestActionEventsNameTheAutomationAndFollowTheTrigger(t *testing.T) {
 
 func TestDispatchedActionsRunThroughTheBroker(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d config.Dialect) {
-		h := newHarness(t, d)
-		f := h.fixtures()
-		h.x.ready.expect()
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- h.x.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		if err := h.dispatcher.Dispatch(ctx, triggered(map[string]any{"type": "pause-deployment", "deployment_id": f.deploymentID}, nil)); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for len(h.emitted.named("prefect.automation.action.executed")) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("the dispatched action did not run")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		var dep struct{ Paused bool }
-		h.app.JSON(http.MethodGet, "/api/deployments/"+f.deploymentID, nil, http.StatusOK, &dep)
-		if !dep.Paused {
-			t.Fatal("the dispatched pause-deployment did not pause")
-		}
+		checkDispatchRuns(t, newHarness(t, d))
 	})
+}
+
+// TestDispatchedActionsRunThroughRedis: the same on the Redis broker, whose
+// consumer group outlives the process.
+func TestDispatchedActionsRunThroughRedis(t *testing.T) {
+	rc := redistest.Client(t)
+	if err := rc.Do(context.Background(), rc.B().Del().Key(Topic).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := platformtest.DefaultConfig(t, config.SQLite)
+	cfg.Events.MessagingBroker, cfg.Redis.URL = config.KindRedis, os.Getenv(redistest.EnvURL)
+	checkDispatchRuns(t, newHarnessConfig(t, cfg))
+}
+
+// checkDispatchRuns dispatches a pause-deployment and waits for the running
+// executor to carry it out.
+func checkDispatchRuns(t *testing.T, h *harness) {
+	f := h.fixtures()
+	h.x.ready.expect()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.x.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := h.dispatcher.Dispatch(ctx, triggered(map[string]any{"type": "pause-deployment", "deployment_id": f.deploymentID}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.emitted.named("prefect.automation.action.executed")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the dispatched action did not run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var dep struct{ Paused bool }
+	h.app.JSON(http.MethodGet, "/api/deployments/"+f.deploymentID, nil, http.StatusOK, &dep)
+	if !dep.Paused {
+		t.Fatal("the dispatched pause-deployment did not pause")
+	}
 }
 
 func TestRunDeploymentParameterFailuresAreWordedAsPrefects(t *testing.T) {

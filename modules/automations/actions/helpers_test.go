@@ -70,6 +70,10 @@ func newHarness(t *testing.T, d config.Dialect) *harness { return newHarnessWith
 // newHarnessWith starts the app with extra options (e.g. routes of a module
 // this server does not have yet).
 func newHarnessWith(t *testing.T, d config.Dialect, extra ...fx.Option) *harness {
+	return newHarnessConfig(t, platformtest.DefaultConfig(t, d), extra...)
+}
+
+func newHarnessConfig(t *testing.T, cfg config.Config, extra ...fx.Option) *harness {
 	h := &harness{t: t}
 	opts := append([]fx.Option{flows.Module, runs.Module, events.Module, workpools.Module, concurrency.Module,
 		deployments.Module, variables.Module, Module,
@@ -86,7 +90,7 @@ func newHarnessWith(t *testing.T, d config.Dialect, extra ...fx.Option) *harness
 			}
 		}),
 	}, extra...)
-	h.app = platformtest.New(t, d, opts...)
+	h.app = platformtest.NewWithConfig(t, cfg, opts...)
 	if h.x == nil {
 		t.Fatal("the actions service is not in the services group")
 	}
