@@ -350,3 +350,26 @@ func TestRunDeploymentParameterFailuresAreWordedAsPrefects(t *testing.T) {
 		t.Fatalf("related = %v", outcome.Related)
 	}
 }
+
+// TestUnexpectedErrorsAreRetriedThenDropped: a resume-flow-run whose run is
+// gone is an error Prefect does not expect (it raises), so the message is
+// delivered again, a few times, and then dropped without events.
+func TestUnexpectedErrorsAreRetriedThenDropped(t *testing.T) {
+	h := newHarness(t, config.SQLite)
+	ta := triggered(map[string]any{"type": "resume-flow-run"}, nil)
+	ta.TriggeringLabels = map[string]string{"prefect.resource.id": "prefect.flow-run." + uuid.NewString()}
+	data, _ := jsonMarshal(message{ID: uuid.New(), TriggeredAction: ta})
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		inv, err := decodeInvocation(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = h.x.execute(context.Background(), inv)
+		if (err == nil) != (attempt == maxAttempts) {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+	}
+	if n := len(h.emitted.named("prefect.automation.action.triggered")); n != 0 {
+		t.Fatalf("%d events for an action that never finished", n)
+	}
+}
