@@ -112,13 +112,7 @@ func (x *executor) execute(ctx context.Context, inv *invocation) error {
 		x.log.Info("action has already been executed, skipping", zap.String("key", key))
 		return nil
 	}
-	run, ok := actions[inv.spec.Type]
-	var err error
-	if !ok {
-		err = failed("Unknown action type %s", pyRepr(inv.spec.Type))
-	} else {
-		err = run(ctx, x, inv)
-	}
+	err := x.act(ctx, inv)
 	var af *actionFailed
 	switch {
 	case err == nil:
@@ -137,6 +131,22 @@ func (x *executor) execute(ctx context.Context, inv *invocation) error {
 	}
 	x.forgetAttempts(key)
 	return nil
+}
+
+// act runs the action's code. A panic in it (a bug) fails the action
+// instead of taking the server down.
+func (x *executor) act(ctx context.Context, inv *invocation) (err error) {
+	run, ok := actions[inv.spec.Type]
+	if !ok {
+		return failed("Unknown action type %s", pyRepr(inv.spec.Type))
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			x.log.Error("action panicked", zap.String("action_type", inv.spec.Type), zap.Any("panic", v), zap.Stack("stack"))
+			err = failed("Unexpected error in %s action", pyRepr(inv.spec.Type))
+		}
+	}()
+	return run(ctx, x, inv)
 }
 
 // retry counts a failed attempt and asks for redelivery, until maxAttempts.
