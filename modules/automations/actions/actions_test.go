@@ -338,16 +338,10 @@ func TestRunDeploymentParameterFailuresAreWordedAsPrefects(t *testing.T) {
 		"parameters": map[string]any{"msg": "{{ event.resource['prefect.state-message'] }}", "label": "{{ labels['prefect.resource.id'] }}"}},
 		flowRunEvent(f, "Failed"))
 	ta.TriggeringLabels = map[string]string{"prefect.resource.id": "prefect.flow-run." + f.flowRunID}
-	eventID := uuid.New()
-	ta.AutomationTriggeredEventID = &eventID
-	outcome := h.run(ta)
-	mustExecute(t, outcome)
+	mustExecute(t, h.run(ta))
 	runs := h.deploymentRuns(f.deploymentID)
 	if len(runs) != 1 || runs[0].Parameters["msg"] != "boom" || runs[0].Parameters["label"] != "prefect.flow-run."+f.flowRunID {
 		t.Fatalf("runs = %+v", runs)
-	}
-	if !hasRelated(outcome, "prefect.event."+eventID.String(), "automation-triggered-event") {
-		t.Fatalf("related = %v", outcome.Related)
 	}
 }
 

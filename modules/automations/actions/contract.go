@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // TriggeredAction is Prefect's TriggeredAction message (same JSON field names).
@@ -17,10 +15,6 @@ type TriggeredAction struct {
 	TriggeringEvent  json.RawMessage   `json:"triggering_event,omitempty"` // the event (events module JSON)
 	Action           json.RawMessage   `json:"action"`
 	ActionIndex      int               `json:"action_index"`
-	// AutomationTriggeredEventID is the prefect.automation.triggered (or
-	// .resolved) event that prompted the action, when the engine emitted one:
-	// the action's events name it as their "automation-triggered-event".
-	AutomationTriggeredEventID *uuid.UUID `json:"automation_triggered_event_id,omitempty"`
 }
 
 // Dispatcher queues triggered actions for execution (durably through the

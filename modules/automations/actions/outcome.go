@@ -23,9 +23,6 @@ func (x *executor) emitOutcome(ctx context.Context, inv *invocation, outcome, re
 	}
 	related := append([]events.Labels{}, inv.related...)
 	var follows *uuid.UUID
-	if id := inv.msg.AutomationTriggeredEventID; id != nil && *id != uuid.Nil {
-		related = append(related, events.L(events.LabelID, "prefect.event."+id.String(), events.LabelRole, "automation-triggered-event"))
-	}
 	if e := inv.event; e != nil {
 		related = append(related, events.L(events.LabelID, "prefect.event."+e.ID.String(), events.LabelRole, "triggering-event"))
 		if !e.Occurred.IsZero() && absDuration(inv.msg.Triggered.Sub(e.Occurred.Time)) < tightTiming {
