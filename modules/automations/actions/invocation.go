@@ -34,9 +34,6 @@ type invocation struct {
 	firingID   uuid.UUID
 	event      *events.Event // the triggering event, nil for none
 	spec       actionSpec
-	// generic holds the automation, firing and event as plain JSON values,
-	// for templates.
-	generic map[string]any
 
 	// related are the resources the action touched (Prefect's
 	// _resulting_related_resources) and details its result details.
