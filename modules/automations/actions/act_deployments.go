@@ -41,7 +41,7 @@ func runDeployment(ctx context.Context, x *executor, inv *invocation) error {
 		},
 		"parameters":      params,
 		"idempotency_key": inv.idempotencyKey(),
-		"job_variables":   inv.spec.JobVariables,
+		"job_variables":   jobVariables(inv.spec.JobVariables),
 	}
 	r, err := x.api.do(ctx, inv.headers(), http.MethodPost, "/deployments/"+id.String()+"/create_flow_run", body)
 	if err != nil {
@@ -63,4 +63,13 @@ func runDeployment(ctx context.Context, x *executor, inv *invocation) error {
 		inv.details["validation_error"] = r.detail()
 	}
 	return inv.commandResult(r)
+}
+
+// jobVariables passes the action's job variables on as they are (null for
+// none, as Prefect sends None).
+func jobVariables(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
 }

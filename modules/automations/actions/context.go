@@ -94,8 +94,8 @@ func (x *executor) eventObject(ctx context.Context, inv *invocation, kind string
 		if r.Status >= 300 {
 			return nil, nil
 		}
-		var data any
-		if err := json.Unmarshal(r.Body, &data); err != nil {
+		data, err := decodeJSON(r.Body)
+		if err != nil {
 			return nil, fmt.Errorf("read %s %s: %w", kind, id, err)
 		}
 		if list, ok := data.([]any); ok {
@@ -150,32 +150,20 @@ func (x *executor) workspaceVariables(ctx context.Context, inv *invocation, name
 			return nil, fmt.Errorf("read variables: status %d: %s", r.Status, r.Body)
 		}
 		var page []struct {
-			Name  string `json:"name"`
-			Value any    `json:"value"`
+			Name  string          `json:"name"`
+			Value json.RawMessage `json:"value"`
 		}
 		if err := json.Unmarshal(r.Body, &page); err != nil {
 			return nil, fmt.Errorf("read variables: %w", err)
 		}
 		for _, v := range page {
-			out[v.Name] = v.Value
+			out[v.Name] = jsonValue(v.Value)
 		}
 		if len(page) < pageSize {
 			break
 		}
 	}
 	return out, nil
-}
-
-// jsonValue decodes raw JSON into plain values (nil for none).
-func jsonValue(raw json.RawMessage) any {
-	if len(raw) == 0 {
-		return nil
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return nil
-	}
-	return v
 }
 
 // eventValue is an event for templates: its resources also answer id,

@@ -44,6 +44,8 @@ func writeRepr(b *strings.Builder, v any) {
 		b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
 	case int:
 		b.WriteString(strconv.Itoa(x))
+	case int64:
+		b.WriteString(strconv.FormatInt(x, 10))
 	case []any:
 		b.WriteByte('[')
 		for i, e := range x {

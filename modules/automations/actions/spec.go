@@ -21,8 +21,10 @@ type actionSpec struct {
 	BlockDocumentID *uuid.UUID `json:"block_document_id"`
 
 	// run-deployment
-	Parameters    map[string]any  `json:"parameters"`
-	JobVariables  map[string]any  `json:"job_variables"`
+	// Parameters and JobVariables are kept as JSON so that numbers keep
+	// their digits on their way to the deployment.
+	Parameters    json.RawMessage `json:"parameters"`
+	JobVariables  json.RawMessage `json:"job_variables"`
 	ScheduleAfter json.RawMessage `json:"schedule_after"`
 
 	// change-flow-run-state

@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -19,7 +18,7 @@ import (
 // API, the workspace variables they name), and the parameters are hydrated
 // with Jinja rendered. Any problem fails the action as Prefect words it.
 func (x *executor) renderParameters(ctx context.Context, inv *invocation) (map[string]any, error) {
-	params, _ := deepCopy(inv.spec.Parameters).(map[string]any)
+	params, _ := jsonValue(inv.spec.Parameters).(map[string]any)
 	if params == nil {
 		params = map[string]any{}
 	}
@@ -136,19 +135,6 @@ func namesIn(templates []string, names []string) []string {
 	return found
 }
 
-// deepCopy copies a JSON value.
-func deepCopy(v any) any {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	var out any
-	if json.Unmarshal(raw, &out) != nil {
-		return nil
-	}
-	return out
-}
-
 // hydrator resolves "__prefect_kind" placeholders as Prefect's hydrate with
 // raise_on_error and Jinja rendering.
 type hydrator struct {
@@ -236,8 +222,8 @@ func (h hydrator) json(obj map[string]any) (any, bool, error) {
 	if !isString {
 		return v, true, nil
 	}
-	var out any
-	if err := json.Unmarshal([]byte(s), &out); err != nil {
+	out, err := decodeJSON([]byte(s))
+	if err != nil {
 		return nil, false, &hydrationError{kind: "InvalidJSON", detail: err.Error()}
 	}
 	return out, true, nil

@@ -84,3 +84,17 @@ func TestPyRepr(t *testing.T) {
 		}
 	}
 }
+
+func TestNumbersRenderAsPythons(t *testing.T) {
+	v := jsonValue([]byte(`{"i": 7, "f": 7.5, "e": 1e20, "big": 123456789012345678901234567890, "l": [1, 2.0]}`))
+	tests := []struct{ give, want string }{
+		{"{{ v.i }}", "7"}, {"{{ v.f }}", "7.5"}, {"{{ v.e }}", "1e+20"},
+		{"{{ v.big }}", "123456789012345678901234567890"}, {"{{ v.i + 1 }}", "8"},
+	}
+	for _, tt := range tests {
+		got, err := jinja.Render(tt.give, map[string]any{"v": v})
+		if err != nil || got != tt.want {
+			t.Fatalf("%s = %q, %v; want %q", tt.give, got, err, tt.want)
+		}
+	}
+}
