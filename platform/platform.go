@@ -138,12 +138,18 @@ func newRedis(lc fx.Lifecycle, cfg config.Redis, ev config.Events, cc config.Con
 	return c, nil
 }
 
+// memoryBacklogLimit is how many messages a durable consumer of the
+// in-process broker may fall behind before publishers wait: about 15 MB of
+// events, enough to keep batched consumers busy, small enough for the memory
+// target under a sustained load the database cannot keep up with.
+const memoryBacklogLimit = 10_000
+
 func newBroker(lc fx.Lifecycle, ev config.Events, rc rueidis.Client) broker.Broker {
 	var b broker.Broker
 	if ev.MessagingBroker == config.KindRedis {
 		b = broker.NewRedis(rc, broker.RedisOptions{})
 	} else {
-		b = broker.NewMemory()
+		b = broker.NewMemory(broker.WithBacklogLimit(memoryBacklogLimit))
 	}
 	lc.Append(fx.StopHook(b.Close))
 	return b

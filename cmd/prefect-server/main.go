@@ -111,6 +111,7 @@ func start(args []string, stdout io.Writer, servicesOnly bool) error {
 		return fmt.Errorf("create logger: %w", err)
 	}
 	defer log.Sync() //nolint:errcheck // stderr sync fails harmlessly on some terminals
+	memtrim.SetHeapLimit()
 	if err := memtrim.NoReadahead(); err != nil {
 		log.Warn("memory advice failed", zap.Error(err))
 	}

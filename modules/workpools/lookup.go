@@ -1,9 +1,11 @@
 package workpools
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -114,8 +116,12 @@ func (l *Lookup) Refs(ctx context.Context, tx bun.IDB, queueIDs []uuid.UUID) (ma
 	if len(queueIDs) == 0 {
 		return out, nil
 	}
+	// A page of runs names the same few queues again and again.
+	ids := slices.Clone(queueIDs)
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	ids = slices.Compact(ids)
 	var rows []WorkQueue
-	if err := l.store.queuesWithPool(tx).Where("work_queue.id IN (?)", bun.In(queueIDs)).Scan(ctx, &rows); err != nil {
+	if err := l.store.queuesWithPool(tx).Where("work_queue.id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("read work queue refs: %w", db.Translate(err))
 	}
 	for _, q := range rows {

@@ -31,11 +31,13 @@ const DefaultRetryDelay = time.Second
 //     while no group exists are dropped at once. A durable group whose
 //     consumers are all gone retains its unread messages until one returns.
 //
-// Publish never blocks on consumers. Handlers get the stored messages and
-// must not modify them.
+// Publish does not wait for consumers unless a backlog limit is set (see
+// WithBacklogLimit). Handlers get the stored messages and must not modify
+// them.
 type Memory struct {
-	life       *lifetime
-	retryDelay time.Duration
+	life         *lifetime
+	retryDelay   time.Duration
+	backlogLimit int
 
 	mu     sync.Mutex
 	topics map[string]*memTopic
@@ -48,6 +50,17 @@ type MemoryOption func(*Memory)
 // again (default DefaultRetryDelay).
 func WithRetryDelay(d time.Duration) MemoryOption {
 	return func(m *Memory) { m.retryDelay = d }
+}
+
+// WithBacklogLimit bounds the memory a slow durable consumer can pin: Publish
+// waits (until its context ends) while a durable group that has consumers is
+// n or more messages behind. Publishes made from inside a handler never wait,
+// so consumers that publish (to any topic) cannot deadlock one another; they
+// publish at most what they consume. Ephemeral groups (live streams) and
+// durable groups without consumers do not hold publishers back. n <= 0: no
+// limit.
+func WithBacklogLimit(n int) MemoryOption {
+	return func(m *Memory) { m.backlogLimit = n }
 }
 
 // NewMemory returns an empty in-process broker.
@@ -75,6 +88,11 @@ func (m *Memory) Publish(ctx context.Context, topic string, msgs ...Message) err
 	}
 	if len(msgs) == 0 {
 		return nil
+	}
+	if m.backlogLimit > 0 && ctx.Value(inHandlerKey{}) == nil {
+		if err := m.waitForRoom(ctx, topic); err != nil {
+			return err
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -113,6 +131,7 @@ func (m *Memory) Subscribe(ctx context.Context, topic string, opts SubscribeOpti
 		opts.Ready()
 	}
 
+	handlerCtx := context.WithValue(ctx, inHandlerKey{}, true)
 	for {
 		batch, seqs, wake, wait := m.claim(t, g, opts.Consumer, opts.BatchSize)
 		if len(batch) == 0 {
@@ -121,7 +140,7 @@ func (m *Memory) Subscribe(ctx context.Context, topic string, opts SubscribeOpti
 			}
 			continue
 		}
-		err := h(ctx, batch)
+		err := h(handlerCtx, batch)
 		m.settle(t, g, seqs, err != nil)
 		if ctx.Err() != nil {
 			return nil
@@ -133,6 +152,36 @@ func (m *Memory) Subscribe(ctx context.Context, topic string, opts SubscribeOpti
 func (m *Memory) Close() error {
 	m.life.close()
 	return nil
+}
+
+// inHandlerKey marks the context a handler runs with.
+type inHandlerKey struct{}
+
+// waitForRoom returns once no durable group with consumers is backlogLimit
+// or more messages behind on topic, or with the context's error. Concurrent
+// publishers may overshoot the limit by their own batches; it bounds memory,
+// it is not an exact quota.
+func (m *Memory) waitForRoom(ctx context.Context, topic string) error {
+	for {
+		m.mu.Lock()
+		t := m.topic(topic)
+		if t.maxDurableLag() < uint64(m.backlogLimit) {
+			m.mu.Unlock()
+			return nil
+		}
+		if t.room == nil {
+			t.room = make(chan struct{})
+		}
+		room := t.room
+		m.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("publish to %s: waiting for consumers to catch up: %w", topic, ctx.Err())
+		case <-m.life.ctx.Done():
+			return ErrClosed
+		case <-room:
+		}
+	}
 }
 
 // topic returns the named topic, creating it; m.mu must be held.
@@ -187,6 +236,7 @@ func (m *Memory) settle(t *memTopic, g *memGroup, seqs []uint64, failed bool) {
 			delete(g.pending, seq)
 		}
 		t.trim()
+		t.signalRoom()
 		return
 	}
 	retryAt := time.Now().Add(m.retryDelay)
@@ -209,6 +259,7 @@ func (m *Memory) leave(t *memTopic, group string) {
 		t.trim()
 		t.broadcast()
 	}
+	t.signalRoom() // a group without consumers no longer holds publishers
 }
 
 // sleep waits for ctx, wake or, if wait >= 0, wait; false when ctx is done.
@@ -234,6 +285,26 @@ type memTopic struct {
 	log    []Message // messages some group still needs
 	groups map[string]*memGroup
 	wake   chan struct{} // closed (and replaced) when consumers should look again
+	room   chan struct{} // closed (and cleared) when waiting publishers should look again
+}
+
+// signalRoom wakes the publishers waiting for consumers to catch up.
+func (t *memTopic) signalRoom() {
+	if t.room != nil {
+		close(t.room)
+		t.room = nil
+	}
+}
+
+// maxDurableLag is how far the slowest durable group with consumers is behind.
+func (t *memTopic) maxDurableLag() uint64 {
+	var lag uint64
+	for _, g := range t.groups {
+		if !g.ephemeral && g.consumers > 0 {
+			lag = max(lag, t.end()-g.low())
+		}
+	}
+	return lag
 }
 
 // end is the sequence number the next published message gets.

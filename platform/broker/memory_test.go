@@ -2,7 +2,11 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 )
 
 func logLen(m *Memory, topic string) int {
@@ -52,5 +56,88 @@ func TestMemoryEphemeralOnlyDropsAfterDelivery(t *testing.T) {
 	}
 	if n := logLen(m, "t"); n != 0 {
 		t.Errorf("log holds %d messages after the ephemeral group left", n)
+	}
+}
+
+func TestMemoryBacklogLimitHoldsPublishersUntilDurableConsumersCatchUp(t *testing.T) {
+	m := NewMemory(WithBacklogLimit(3))
+	t.Cleanup(func() { _ = m.Close() })
+
+	release := make(chan struct{})
+	var got []string
+	var mu sync.Mutex
+	ready := make(chan struct{})
+	go func() {
+		_ = m.Subscribe(context.Background(), "t", SubscribeOptions{Group: "slow", Ready: func() { close(ready) }},
+			func(ctx context.Context, batch []Message) error {
+				<-release
+				mu.Lock()
+				first := len(got) == 0
+				mu.Unlock()
+				if first { // a handler's own publishes never wait, even to a full topic
+					if err := m.Publish(ctx, "t", Message{Data: []byte("from-handler")}); err != nil {
+						return err
+					}
+				}
+				mu.Lock()
+				for _, msg := range batch {
+					got = append(got, string(msg.Data))
+				}
+				mu.Unlock()
+				return nil
+			})
+	}()
+	<-ready
+	// A live stream that never reads does not hold publishers back.
+	stream, cancelStream := context.WithCancel(context.Background())
+	defer cancelStream()
+	go func() {
+		_ = m.Subscribe(stream, "t", SubscribeOptions{Ephemeral: true}, func(ctx context.Context, _ []Message) error {
+			<-ctx.Done()
+			return nil
+		})
+	}()
+
+	publish(t, m, "t", "a", "b", "c")
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := m.Publish(short, "t", Message{Data: []byte("d")}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("publish past the limit: %v, want it to wait until its deadline", err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- m.Publish(context.Background(), "t", Message{Data: []byte("e")}) }()
+	select {
+	case err := <-done:
+		t.Fatalf("publish returned (%v) while the consumer was stuck", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("publish after the consumer caught up: %v", err)
+	}
+	eventually(t, "every message consumed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(got, "e")
+	})
+	if d := slices.Index(got, "d"); d >= 0 {
+		t.Errorf("the publish that gave up was stored: %v", got)
+	}
+}
+
+func TestMemoryBacklogLimitIgnoresGroupsWithoutConsumers(t *testing.T) {
+	m := NewMemory(WithBacklogLimit(2))
+	t.Cleanup(func() { _ = m.Close() })
+	rec := newRecorder(0)
+	stop := subscribe(t, m, "t", SubscribeOptions{Group: "g"}, rec.handle)
+	waitReady(t, m, "t", rec)
+	stop() // the durable group keeps its place but has no consumer now
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for i := range 10 {
+		if err := m.Publish(ctx, "t", Message{Data: []byte{byte(i)}}); err != nil {
+			t.Fatalf("publish %d with no consumer running: %v", i, err)
+		}
 	}
 }

@@ -23,9 +23,20 @@ var sqlitePragmas = []string{
 	"journal_mode(WAL)",
 	"synchronous(NORMAL)",
 	"foreign_keys(1)",
-	"cache_size(-16000)",
 	"temp_store(MEMORY)",
+	// All connections' caches together stay under this (process-wide; SQLite
+	// recycles cache pages past it rather than failing).
+	"soft_heap_limit(25165824)",
 }
+
+// Page cache per connection, in KiB (SQLite's negative cache_size). The
+// cache lives outside the Go heap and every connection has its own, so the
+// readers get a small one: the kernel's page cache holds the file for them
+// too. The one writer keeps a large one for its index pages.
+const (
+	writerCacheKiB = 4000
+	readerCacheKiB = 2000
+)
 
 func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
@@ -34,7 +45,9 @@ func sqliteDSN(path string, readOnly bool) string {
 	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", readerCacheKiB))
 	} else {
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheKiB))
 		// BEGIN IMMEDIATE takes the write lock at the start of a transaction,
 		// so a transaction never fails half-way on a lock upgrade.
 		q.Set("_txlock", "immediate")
