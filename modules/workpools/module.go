@@ -63,6 +63,7 @@ var Module = fx.Module("workpools",
 	fx.Provide(
 		func(s *store) *Lookup { return &Lookup{store: s} },
 		fx.Annotate(func(l *Lookup) *runQueues { return &runQueues{lookup: l} }, fx.As(new(runs.WorkQueues))),
+		runs.AsRelatedResources(relatedToRuns),
 		platform.AsRoutes(newRoutes),
 		platform.AsService(newForeman),
 		platform.AsFilter(poolsContributor),
