@@ -10,7 +10,7 @@ import (
 // the heap doubles (GOGC's default) past it, which keeps RSS near the memory
 // target instead of at twice the live heap. It is soft: a live heap above
 // it makes the runtime collect more often, never fail.
-const DefaultHeapLimit = 48 << 20
+const DefaultHeapLimit = 80 << 20
 
 // SetHeapLimit applies DefaultHeapLimit when the environment sets no
 // GOMEMLIMIT, and returns the limit in force.
