@@ -31,8 +31,9 @@ var sqlitePragmas = []string{
 
 // Page cache per connection, in KiB (SQLite's negative cache_size). The
 // cache lives outside the Go heap and every connection has its own, so the
-// readers get a small one: the kernel's page cache holds the file for them
-// too. The one writer keeps a large one for its index pages.
+// caches stay small (SQLite's default 2 MB for readers, twice that for the
+// writer): the kernel's page cache holds the file for all of them, and at
+// 16 MB each they made up a third of the RSS under load.
 const (
 	writerCacheKiB = 4000
 	readerCacheKiB = 2000
