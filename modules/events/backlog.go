@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -158,38 +157,3 @@ func (s *streamLag) add(int)       {}
 func (s *streamLag) done(int)      {}
 func (s *streamLag) activate(bool) {}
 func (s *streamLag) pending() int  { return -1 }
-
-// startGate holds publishing until the persister of this process, when one
-// is to run, has joined its consumer group: the broker delivers a group only
-// what is published after it joined, so an event published earlier would
-// never be stored.
-type startGate struct {
-	expected atomic.Bool
-	once     sync.Once
-	ch       chan struct{}
-}
-
-func newStartGate() *startGate { return &startGate{ch: make(chan struct{})} }
-
-// expect says a persister will run (before the server starts).
-func (g *startGate) expect() { g.expected.Store(true) }
-
-// open lets publishers through, for good.
-func (g *startGate) open() { g.once.Do(func() { close(g.ch) }) }
-
-// wait returns once open, at once when no persister is expected, and after
-// limit at the latest (a persister that cannot subscribe fails the server).
-func (g *startGate) wait(ctx context.Context, limit time.Duration) error {
-	if !g.expected.Load() {
-		return nil
-	}
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-g.ch:
-	case <-t.C:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return nil
-}

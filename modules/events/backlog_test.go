@@ -19,7 +19,7 @@ func TestBackpressure(t *testing.T) {
 	b := broker.NewMemory()
 	defer b.Close()
 	c := newCounter(10)
-	pub := &publisher{broker: b, start: newStartGate(), seen: newSeenCache(seenTTL, seenSize), backlog: c,
+	pub := &publisher{broker: b, start: broker.NewReadyGate(), seen: newSeenCache(seenTTL, seenSize), backlog: c,
 		lim: newLimits(platformDefaults(t)), log: zaptest.NewLogger(t)}
 	ctx := context.Background()
 	if err := pub.publish(ctx, manyEvents(10)); err != nil {

@@ -41,7 +41,7 @@ var Module = fx.Module("events",
 		fx.Private,
 		func(d *db.DB) *repo { return &repo{db: d} },
 		newBacklog,
-		newStartGate,
+		broker.NewReadyGate,
 		newPublisher,
 		func(b broker.Broker, cfg config.Events, log *zap.Logger) *distributor {
 			return newDistributor(b, cfg, log.Named("events"))
@@ -83,11 +83,11 @@ func newBacklog(ev config.Events, svc config.Services, rc rueidis.Client) (backl
 	return newCounter(limit), nil
 }
 
-func newPublisher(b broker.Broker, g *startGate, bl backlog, ev config.Events, log *zap.Logger) *publisher {
+func newPublisher(b broker.Broker, g *broker.ReadyGate, bl backlog, ev config.Events, log *zap.Logger) *publisher {
 	return &publisher{broker: b, start: g, seen: newSeenCache(seenTTL, seenSize), backlog: bl, lim: newLimits(ev), log: log.Named("events")}
 }
 
-func newPersister(b broker.Broker, r *repo, bl backlog, g *startGate, d *db.DB, svc config.Services, ev config.Events, log *zap.Logger) (*persister, error) {
+func newPersister(b broker.Broker, r *repo, bl backlog, g *broker.ReadyGate, d *db.DB, svc config.Services, ev config.Events, log *zap.Logger) (*persister, error) {
 	batch, err := svc.Int(envPersisterBatch, defaultBatchSize)
 	if err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func newPersister(b broker.Broker, r *repo, bl backlog, g *startGate, d *db.DB, 
 		return nil, err
 	}
 	if enabled && svc.RunServices {
-		g.expect()
+		g.Expect()
 	}
 	trim, err := loadTrimConfig(svc, ev)
 	if err != nil {

@@ -41,7 +41,7 @@ type persister struct {
 	broker  broker.Broker
 	repo    *repo
 	backlog backlog
-	start   *startGate
+	start   *broker.ReadyGate
 	cfg     persisterConfig
 	log     *zap.Logger
 
@@ -57,13 +57,13 @@ func (p *persister) Name() string { return "event_persister" }
 func (p *persister) Run(ctx context.Context) error {
 	p.backlog.activate(true)
 	defer p.backlog.activate(false)
-	defer p.start.open() // never hold publishers once this has ended
+	defer p.start.Open() // never hold publishers once this has ended
 
 	subCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg, joined sync.WaitGroup
 	joined.Add(p.cfg.workers)
-	go func() { joined.Wait(); p.start.open() }()
+	go func() { joined.Wait(); p.start.Open() }()
 	errs := make(chan error, p.cfg.workers)
 	for range p.cfg.workers {
 		wg.Add(1)

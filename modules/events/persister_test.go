@@ -49,8 +49,8 @@ func newPersisterRig(t *testing.T, d config.Dialect, batch int) *persisterRig {
 	rig := &persisterRig{repo: newTestRepo(t, d), broker: broker.NewMemory(broker.WithRetryDelay(50 * time.Millisecond)),
 		backlog: &recordingBacklog{counter: newCounter(50_000)}}
 	t.Cleanup(func() { _ = rig.broker.Close() })
-	gate := newStartGate()
-	gate.expect()
+	gate := broker.NewReadyGate()
+	gate.Expect()
 	log := zaptest.NewLogger(t)
 	rig.pub = &publisher{broker: rig.broker, start: gate, seen: newSeenCache(seenTTL, seenSize), backlog: rig.backlog,
 		lim: newLimits(platformDefaults(t)), log: log}
@@ -69,7 +69,7 @@ func newPersisterRig(t *testing.T, d config.Dialect, batch int) *persisterRig {
 		})
 	}
 	t.Cleanup(rig.stop)
-	_ = gate.wait(context.Background(), 10*time.Second) // joined: direct publishes reach it
+	_ = gate.Wait(context.Background(), 10*time.Second) // joined: direct publishes reach it
 	return rig
 }
 

@@ -27,7 +27,7 @@ const (
 // Emitter all go through it.
 type publisher struct {
 	broker  broker.Broker
-	start   *startGate
+	start   *broker.ReadyGate
 	seen    *seenCache
 	backlog backlog
 	lim     limits
@@ -64,7 +64,7 @@ func (p *publisher) publish(ctx context.Context, evs []*Event) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := p.start.wait(ctx, 30*time.Second); err != nil {
+	if err := p.start.Wait(ctx, 30*time.Second); err != nil {
 		p.forget(claimed)
 		return err
 	}

@@ -291,7 +291,7 @@ func TestDispatchedActionsRunThroughRedis(t *testing.T) {
 // executor to carry it out.
 func checkDispatchRuns(t *testing.T, h *harness) {
 	f := h.fixtures()
-	h.x.ready.expect()
+	h.x.ready.Expect()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.x.Run(ctx) }()

@@ -26,10 +26,10 @@ type message struct {
 // brokerDispatcher publishes triggered actions to the actions topic.
 type brokerDispatcher struct {
 	broker broker.Broker
-	ready  *readyGate
+	ready  *broker.ReadyGate
 }
 
-func newDispatcher(b broker.Broker, g *readyGate) *brokerDispatcher {
+func newDispatcher(b broker.Broker, g *broker.ReadyGate) *brokerDispatcher {
 	return &brokerDispatcher{broker: b, ready: g}
 }
 
@@ -47,7 +47,7 @@ func (d *brokerDispatcher) Dispatch(ctx context.Context, a TriggeredAction) erro
 	if err != nil {
 		return fmt.Errorf("dispatch action: encode: %w", err)
 	}
-	if err := d.ready.wait(ctx, readyLimit); err != nil {
+	if err := d.ready.Wait(ctx, readyLimit); err != nil {
 		return fmt.Errorf("dispatch action %d: %w", a.ActionIndex, err)
 	}
 	msg := broker.Message{Data: data, Attributes: map[string]string{"id": id.String()}}

@@ -36,7 +36,7 @@ type executor struct {
 	api     *apiClient
 	emitter events.Emitter
 	enabled bool
-	ready   *readyGate
+	ready   *broker.ReadyGate
 	log     *zap.Logger
 
 	happened *ttlSet
@@ -48,7 +48,7 @@ type executor struct {
 // service, as Prefect's Actions service reads the triggers settings.
 const envTriggersEnabled = "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"
 
-func newExecutor(b broker.Broker, h http.Handler, em events.Emitter, g *readyGate, svc config.Services, log *zap.Logger) (*executor, error) {
+func newExecutor(b broker.Broker, h http.Handler, em events.Emitter, g *broker.ReadyGate, svc config.Services, log *zap.Logger) (*executor, error) {
 	on, err := svc.Enabled(envTriggersEnabled, true)
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func newExecutor(b broker.Broker, h http.Handler, em events.Emitter, g *readyGat
 	}
 	on = on && self
 	if on && svc.RunServices {
-		g.expect()
+		g.Expect()
 	}
 	return &executor{broker: b, api: &apiClient{handler: h}, emitter: em, enabled: on, ready: g,
 		log: log.Named("automations.actions"), happened: newTTLSet(happenedTTL, 10_000), attempts: map[string]int{}}, nil
@@ -78,7 +78,7 @@ func (x *executor) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	opts := broker.SubscribeOptions{Group: consumerGroup, Ready: x.ready.open}
+	opts := broker.SubscribeOptions{Group: consumerGroup, Ready: x.ready.Open}
 	if err := x.broker.Subscribe(ctx, Topic, opts, x.handle); err != nil {
 		return fmt.Errorf("actions consumer: %w", err)
 	}

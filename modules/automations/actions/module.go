@@ -24,8 +24,8 @@
 // Webhook blocks itself; notification blocks need their Python classes and
 // fail with a reason that says so.
 //
-// Files: contract.go (TriggeredAction, Dispatcher), dispatcher.go and
-// gate.go (publishing, once this process's executor listens), executor.go
+// Files: contract.go (TriggeredAction, Dispatcher), dispatcher.go
+// (publishing, once this process's executor listens: broker.ReadyGate), executor.go
 // (the service), invocation.go (a message being run), spec.go (the action
 // types and Prefect's failure reasons), act_command.go (command actions),
 // act_deployments.go, act_flowruns.go, act_workers.go, act_blocks.go and
@@ -39,11 +39,12 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/prefect-server/prefect-server/platform"
+	"github.com/prefect-server/prefect-server/platform/broker"
 )
 
 // Module provides the Dispatcher and runs the executor service.
 var Module = fx.Module("automations.actions",
-	fx.Provide(fx.Private, newReadyGate),
+	fx.Provide(fx.Private, broker.NewReadyGate),
 	fx.Provide(
 		fx.Annotate(newDispatcher, fx.As(new(Dispatcher))),
 		platform.AsService(newExecutor),
